@@ -1,0 +1,1 @@
+"""The ``ringwatch`` command: one module per subcommand; each parses, calls the library, renders."""

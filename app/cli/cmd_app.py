@@ -1,0 +1,10 @@
+"""`ringwatch app` (being built; see the open issues)."""
+
+from __future__ import annotations
+
+from graph.errors import RingWatchError
+
+
+def command() -> None:
+    """Not built yet."""
+    raise RingWatchError("'ringwatch app' is not built yet")

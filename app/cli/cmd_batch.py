@@ -1,0 +1,10 @@
+"""`ringwatch batch` (being built; see the open issues)."""
+
+from __future__ import annotations
+
+from graph.errors import RingWatchError
+
+
+def command() -> None:
+    """Not built yet."""
+    raise RingWatchError("'ringwatch batch' is not built yet")

@@ -1,0 +1,3 @@
+"""RingWatch's domain core: the graph model, stores, detection and scoring."""
+
+__version__ = "0.1.0"

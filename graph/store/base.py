@@ -1,0 +1,127 @@
+"""The ``GraphStore`` protocol: the operations the product needs, nothing more.
+
+Two implementations satisfy it: :class:`graph.store.duckdb_store.DuckDBStore`
+(an embedded file, the default) and :class:`graph.store.neo4j_store.Neo4jStore`.
+One contract test suite (``tests/test_store_contract.py``) runs over both.
+
+Data crosses this boundary as Arrow tables, never as Python objects per row.
+Table schemas are fixed in :mod:`graph.schema`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import pandas as pd
+import pyarrow as pa
+
+__all__ = ["GraphStore", "UpsertCounts", "Subgraph", "PROJECTIONS", "RESULT_TABLES"]
+
+# Read-only projections a store serves with ``read_table``.
+PROJECTIONS: tuple[str, ...] = ("orders", "buyers", "sellers", "items", "buyer_identifiers")
+
+# Tables a detection run publishes (schemas in graph.schema.RESULT_SCHEMAS).
+RESULT_TABLES: tuple[str, ...] = ("rings", "ring_members", "ring_evidence", "buyer_scores")
+
+
+@dataclass(frozen=True)
+class UpsertCounts:
+    """What an upsert did with the rows it was given."""
+
+    stored: int
+    stale: int = 0
+
+
+@dataclass
+class Subgraph:
+    """A piece of the graph around some entities, ready to draw.
+
+    ``nodes`` has columns ``node_id`` (``"<entity>:<key>"``), ``entity``, ``key``,
+    ``display`` (raw value for people), ``n_buyers`` (how many buyers use it;
+    for identifiers); ``edges`` has ``source``, ``target``, ``rel``, ``n_orders``,
+    ``first_seen``, ``last_seen``. ``truncated`` says a limit cut it.
+    """
+
+    nodes: pd.DataFrame
+    edges: pd.DataFrame
+    truncated: bool = False
+
+
+@runtime_checkable
+class GraphStore(Protocol):
+    """Where the graph, the detection runs and the analysts' decisions live.
+
+    Every method is safe to call again with the same arguments (idempotent),
+    so batch jobs may retry after a crash.
+    """
+
+    uri: str
+    """The store URI with any secret removed (safe to log)."""
+
+    # -- ingest -------------------------------------------------------------
+    def upsert_orders(self, orders: pa.Table) -> UpsertCounts:
+        """Insert or replace orders (schema ``graph.schema.ORDER_SCHEMA``).
+
+        ``order_id`` is unique within ``orders``. A row replaces the stored
+        order with the same id unless both carry ``updated_at`` and the row's
+        is older; such rows are left out and counted as ``stale``. The orders'
+        edges (buyer, seller, item, identifiers, ``USED``) follow the orders.
+        Atomic: all rows or none.
+        """
+        ...
+
+    def upsert_entities(self, entity: str, rows: pa.Table) -> UpsertCounts:
+        """Insert or replace ``buyer``, ``seller`` or ``item`` attribute rows (schemas in graph.schema)."""
+        ...
+
+    # -- reads --------------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        """Number of nodes per label (``Buyer`` ...) and of edges per relationship type (``PLACED`` ...)."""
+        ...
+
+    def read_table(self, name: str, columns: list[str] | None = None) -> pa.Table:
+        """A projection from :data:`PROJECTIONS`, for detection and reports.
+
+        ``buyer_identifiers`` has ``buyer_id, kind, key, n_orders, first_seen, last_seen``:
+        the ``USED`` edges.
+        """
+        ...
+
+    def neighbourhood(self, entity: str, ids: list[str], *, limit: int = 500) -> Subgraph:
+        """Entities one hop from the given ones in the buyer-seller-identifier graph (orders collapsed)."""
+        ...
+
+    def orders_of(self, buyer_ids: list[str], *, limit: int | None = None) -> pa.Table:
+        """Orders placed by these buyers, newest first (schema ORDER_SCHEMA)."""
+        ...
+
+    # -- detection runs -------------------------------------------------------
+    def publish_run(self, run: dict[str, Any], tables: dict[str, pa.Table]) -> None:
+        """Store a detection run atomically: readers see the previous run until this returns.
+
+        ``run`` carries at least ``run_id`` (str) and ``finished_at``; ``tables``
+        maps each of :data:`RESULT_TABLES` to its table.
+        """
+        ...
+
+    def runs(self) -> list[dict[str, Any]]:
+        """All published runs, newest first."""
+        ...
+
+    def read_results(self, name: str, run_id: str | None = None) -> pa.Table:
+        """One result table of a run (default: the latest). Empty when no run exists."""
+        ...
+
+    # -- analyst decisions ----------------------------------------------------
+    def record_decision(self, ring_id: str, decision: str, analyst: str, note: str = "") -> None:
+        """Append an analyst decision (``confirmed``, ``dismissed``, ``needs_review``) to a ring's history."""
+        ...
+
+    def decisions(self, ring_id: str | None = None) -> pa.Table:
+        """Decision history (``ring_id, decision, analyst, note, decided_at``), newest first."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and file handles."""
+        ...

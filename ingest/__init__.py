@@ -1,0 +1,1 @@
+"""Reading platform exports into the graph: readers, checks, normalisers, generator, jobs."""
