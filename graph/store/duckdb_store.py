@@ -1,0 +1,396 @@
+"""The embedded store: one DuckDB file, no server.
+
+Orders are one wide table whose foreign-key columns are the order's edges
+(``PLACED``, ``SOLD_BY``, ``CONTAINS`` and the identifier relationships of
+:mod:`graph.model`); ``USED`` edges are an aggregate view over it. Detection
+runs are kept per ``run_id`` and published by flipping one pointer inside the
+same transaction that wrote them, so readers never see half a run.
+
+Connections are short-lived (one per operation, or one per ``session()``):
+DuckDB lets only one process hold a file for writing, and a batch job must be
+able to run while the analyst app is open.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from graph.errors import ConfigError, StoreError, StoreUnavailable
+from graph.model import IDENTIFIER_COLUMNS, ORDER_IDENTIFIER_REL
+from graph.schema import ENTITY_SCHEMAS, ORDER_SCHEMA, RESULT_SCHEMAS
+from graph.store.base import PROJECTIONS, RESULT_TABLES, Subgraph, UpsertCounts
+
+__all__ = ["DuckDBStore", "SCHEMA_VERSION"]
+
+ENTITY_TABLES = {"buyer": ("buyers", "buyer_id"), "seller": ("sellers", "seller_id"), "item": ("items", "item_id")}
+# Stable row order of result reads (exports must be byte-identical for the same input).
+RESULT_ORDER = {
+    "rings": "score DESC, ring_id",
+    "ring_members": "ring_id, entity_type, member_score DESC, entity_id",
+    "ring_evidence": "ring_id, weight DESC, signal",
+    "buyer_scores": "score DESC, buyer_id",
+}
+DECISIONS = ("confirmed", "dismissed", "needs_review")
+LOCK_WAIT_SECONDS = 30.0
+
+# Buyer -> identifier (USED) edges, aggregated from the orders' key columns.
+_USED_SQL = " UNION ALL ".join(
+    f"SELECT buyer_id, '{kind}' AS kind, {col} AS key, created_at FROM orders WHERE {col} IS NOT NULL"
+    for kind, (col, _raw) in IDENTIFIER_COLUMNS.items()
+)
+BUYER_IDENTIFIERS_VIEW = f"""
+CREATE OR REPLACE VIEW buyer_identifiers AS
+SELECT buyer_id, kind, key, count(*)::BIGINT AS n_orders,
+       min(created_at) AS first_seen, max(created_at) AS last_seen
+FROM ({_USED_SQL}) GROUP BY buyer_id, kind, key
+"""
+
+
+def _create_from_schema(con: duckdb.DuckDBPyConnection, name: str, schema: pa.Schema, prefix: str = "") -> None:
+    """Create a table whose columns are the Arrow schema's (one source of truth: graph.schema)."""
+    empty = schema.empty_table()  # noqa: F841 - referenced by name in SQL
+    con.execute(f"CREATE TABLE IF NOT EXISTS {name} AS SELECT {prefix} * FROM empty")
+
+
+def _migration_1(con: duckdb.DuckDBPyConnection) -> None:
+    _create_from_schema(con, "orders", ORDER_SCHEMA)
+    for entity, (table, _key) in ENTITY_TABLES.items():
+        _create_from_schema(con, table, ENTITY_SCHEMAS[entity])
+    con.execute(BUYER_IDENTIFIERS_VIEW)
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS runs (run_id VARCHAR PRIMARY KEY, published_at TIMESTAMPTZ, info JSON)"
+    )
+    for name in RESULT_TABLES:
+        _create_from_schema(con, name, RESULT_SCHEMAS[name], prefix="NULL::VARCHAR AS run_id,")
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS decisions (ring_id VARCHAR, decision VARCHAR, analyst VARCHAR, "
+        "note VARCHAR, decided_at TIMESTAMPTZ)"
+    )
+
+
+# Ordered migrations; the store's version is the number applied.
+MIGRATIONS = (_migration_1,)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class DuckDBStore:
+    """A :class:`~graph.store.base.GraphStore` in one DuckDB file.
+
+    Parameters
+    ----------
+    uri : str
+        ``duckdb:///path/file.duckdb`` (relative: ``duckdb:///./x.duckdb``) or a plain path.
+
+    Example
+    -------
+    >>> store = DuckDBStore("duckdb:///./ringwatch.duckdb")  # doctest: +SKIP
+    >>> store.counts()["Order"]  # doctest: +SKIP
+    """
+
+    def __init__(self, uri: str):
+        parts = urlsplit(uri)
+        raw = (parts.netloc + parts.path) if parts.scheme == "duckdb" else uri
+        if parts.scheme == "duckdb" and raw.startswith("/./"):
+            raw = raw[1:]
+        if not raw or raw in ("/", ":memory:"):
+            raise ConfigError(f"{uri!r} names no file: use duckdb:///path/file.duckdb")
+        self.path = Path(raw).absolute()
+        self.uri = f"duckdb://{self.path}"
+        self._local = threading.local()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot create the folder of {self.uri}: {exc}") from exc
+        with self._connect() as con:
+            self._migrate(con)
+
+    # -- connections ----------------------------------------------------------
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while True:
+            try:
+                return duckdb.connect(str(self.path))
+            except duckdb.IOException as exc:
+                # Another process (a running batch) holds the file; wait for it a little.
+                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                    raise StoreUnavailable(
+                        f"cannot open {self.uri}: {exc}. If a batch is running, wait for it to finish."
+                    ) from exc
+                time.sleep(0.2)
+            except duckdb.Error as exc:
+                raise StoreUnavailable(f"cannot open {self.uri}: {exc}") from exc
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        held = getattr(self._local, "con", None)
+        if held is not None:
+            yield held
+            return
+        con = self._open()
+        try:
+            yield con
+        finally:
+            con.close()
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[DuckDBStore]:
+        """Hold one connection for several operations in this thread (faster, keeps the file)."""
+        if getattr(self._local, "con", None) is not None:
+            yield self
+            return
+        self._local.con = self._open()
+        try:
+            yield self
+        finally:
+            self._local.con.close()
+            self._local.con = None
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self._connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+
+    def _migrate(self, con: duckdb.DuckDBPyConnection) -> None:
+        con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER, applied_at TIMESTAMPTZ)")
+        current = con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchall()[0][0]
+        if current > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.uri} was written by a newer RingWatch (schema {current} > {SCHEMA_VERSION}); upgrade RingWatch"
+            )
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            con.execute("BEGIN TRANSACTION")
+            MIGRATIONS[version - 1](con)
+            con.execute("INSERT INTO schema_version VALUES (?, now())", [version])
+            con.execute("COMMIT")
+
+    def close(self) -> None:
+        """Nothing to release between operations; kept for the protocol."""
+
+    def __enter__(self) -> DuckDBStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- ingest -------------------------------------------------------------
+    def upsert_orders(self, orders: pa.Table) -> UpsertCounts:
+        incoming = orders.select(ORDER_SCHEMA.names).cast(ORDER_SCHEMA)  # noqa: F841 - used in SQL
+        with self._transaction() as con:
+            con.execute(
+                """CREATE OR REPLACE TEMP TABLE _fresh AS
+                SELECT i.* FROM incoming i LEFT JOIN orders o USING (order_id)
+                WHERE NOT coalesce(i.updated_at < o.updated_at, false)"""
+            )
+            fresh = con.execute("SELECT count(*) FROM _fresh").fetchall()[0][0]
+            con.execute("DELETE FROM orders WHERE order_id IN (SELECT order_id FROM _fresh)")
+            con.execute("INSERT INTO orders SELECT * FROM _fresh")
+            con.execute("DROP TABLE _fresh")
+        return UpsertCounts(stored=fresh, stale=orders.num_rows - fresh)
+
+    def upsert_entities(self, entity: str, rows: pa.Table) -> UpsertCounts:
+        if entity not in ENTITY_TABLES:
+            raise ValueError(f"entity must be one of {list(ENTITY_TABLES)}, not {entity!r}")
+        table, key = ENTITY_TABLES[entity]
+        schema = ENTITY_SCHEMAS[entity]
+        incoming = rows.select(schema.names).cast(schema)  # noqa: F841 - used in SQL
+        with self._transaction() as con:
+            con.execute(f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM incoming)")
+            con.execute(f"INSERT INTO {table} SELECT * FROM incoming")
+        return UpsertCounts(stored=rows.num_rows)
+
+    # -- reads --------------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        ident = {kind: col for kind, (col, _raw) in IDENTIFIER_COLUMNS.items()}
+        node_sql = {
+            "Buyer": "SELECT count(*) FROM (SELECT buyer_id FROM orders UNION SELECT buyer_id FROM buyers)",
+            "Seller": "SELECT count(*) FROM (SELECT seller_id FROM orders UNION SELECT seller_id FROM sellers "
+            "UNION SELECT seller_id FROM items WHERE seller_id IS NOT NULL)",
+            "Item": "SELECT count(*) FROM (SELECT item_id FROM orders WHERE item_id IS NOT NULL "
+            "UNION SELECT item_id FROM items)",
+            "Order": "SELECT count(*) FROM orders",
+            "Address": f"SELECT count(DISTINCT {ident['address']}) FROM orders",
+            "Device": f"SELECT count(DISTINCT {ident['device']}) FROM orders",
+            "IP": f"SELECT count(DISTINCT {ident['ip']}) FROM orders",
+            "IPNetwork": f"SELECT count(DISTINCT {ident['ipnet']}) FROM orders",
+            "Phone": f"SELECT count(DISTINCT {ident['phone']}) FROM orders",
+            "Payment": f"SELECT count(DISTINCT {ident['payment']}) FROM orders",
+            "Waybill": f"SELECT count(DISTINCT {ident['waybill']}) FROM orders",
+        }
+        edge_sql = {
+            "PLACED": "SELECT count(*) FROM orders",
+            "SOLD_BY": "SELECT count(*) FROM orders",
+            "CONTAINS": "SELECT count(item_id) FROM orders",
+            **{rel: f"SELECT count({ident[kind]}) FROM orders" for kind, rel in ORDER_IDENTIFIER_REL.items()},
+            "IN_NETWORK": "SELECT count(*) FROM (SELECT DISTINCT ip_key, ipnet_key FROM orders WHERE ip_key IS NOT NULL)",
+            "LISTED_BY": "SELECT count(seller_id) FROM items",
+            "USED": "SELECT count(*) FROM buyer_identifiers",
+        }
+        with self._connect() as con:
+            return {name: int(con.execute(sql).fetchall()[0][0]) for name, sql in {**node_sql, **edge_sql}.items()}
+
+    def read_table(self, name: str, columns: list[str] | None = None) -> pa.Table:
+        if name not in PROJECTIONS:
+            raise ValueError(f"unknown projection {name!r}; expected one of {PROJECTIONS}")
+        order_by = {
+            "orders": "order_id",
+            "buyers": "buyer_id",
+            "sellers": "seller_id",
+            "items": "item_id",
+            "buyer_identifiers": "buyer_id, kind, key",
+        }[name]
+        with self._connect() as con:
+            known = [r[0] for r in con.execute(f"DESCRIBE {name}").fetchall()]
+            wanted = columns or known
+            unknown = sorted(set(wanted) - set(known))
+            if unknown:
+                raise ValueError(f"{name} has no column(s) {unknown}; it has {known}")
+            cols = ", ".join(f'"{c}"' for c in wanted)
+            return con.sql(f"SELECT {cols} FROM {name} ORDER BY {order_by}").to_arrow_table()
+
+    def orders_of(self, buyer_ids: list[str], *, limit: int | None = None) -> pa.Table:
+        sql = "SELECT * FROM orders WHERE list_contains(?, buyer_id) ORDER BY created_at DESC, order_id"
+        params: list[Any] = [list(buyer_ids)]
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        with self._connect() as con:
+            return con.sql(sql, params=params).to_arrow_table()
+
+    def neighbourhood(self, entity: str, ids: list[str], *, limit: int = 500) -> Subgraph:
+        ids = list(ids)
+        if entity == "buyer":
+            edges_sql = """
+                SELECT 'buyer:' || buyer_id AS source, kind || ':' || key AS target, 'USED' AS rel,
+                       n_orders, first_seen, last_seen
+                FROM buyer_identifiers WHERE list_contains($ids, buyer_id)
+                UNION ALL
+                SELECT 'buyer:' || buyer_id, 'seller:' || seller_id, 'BOUGHT_FROM', count(*)::BIGINT,
+                       min(created_at), max(created_at)
+                FROM orders WHERE list_contains($ids, buyer_id) GROUP BY buyer_id, seller_id"""
+        elif entity == "seller":
+            edges_sql = """
+                SELECT 'buyer:' || buyer_id AS source, 'seller:' || seller_id AS target, 'BOUGHT_FROM' AS rel,
+                       count(*)::BIGINT AS n_orders, min(created_at) AS first_seen, max(created_at) AS last_seen
+                FROM orders WHERE list_contains($ids, seller_id) GROUP BY buyer_id, seller_id"""
+        elif entity in IDENTIFIER_COLUMNS:
+            edges_sql = """
+                SELECT 'buyer:' || buyer_id AS source, kind || ':' || key AS target, 'USED' AS rel,
+                       n_orders, first_seen, last_seen
+                FROM buyer_identifiers WHERE kind = $kind AND list_contains($ids, key)"""
+        else:
+            raise ValueError(f"neighbourhood of {entity!r} is not supported; use buyer, seller or an identifier kind")
+        params: dict[str, Any] = {"ids": ids, "limit": limit + 1}
+        if entity in IDENTIFIER_COLUMNS and entity != "buyer":
+            params["kind"] = entity
+        with self._connect() as con:
+            edges = con.sql(
+                f"SELECT * FROM ({edges_sql}) ORDER BY n_orders DESC, source, target LIMIT $limit", params=params
+            ).to_arrow_table().to_pandas()
+            truncated = len(edges) > limit
+            edges = edges.head(limit)
+            seen = set(edges["source"]) | set(edges["target"]) | {f"{entity}:{i}" for i in ids}
+            nodes = self._describe_nodes(con, sorted(seen))
+        return Subgraph(nodes=nodes, edges=edges.reset_index(drop=True), truncated=truncated)
+
+    def _describe_nodes(self, con: duckdb.DuckDBPyConnection, node_ids: list[str]) -> pd.DataFrame:
+        """Node rows for ``entity:key`` ids: raw display value and, for identifiers, how many buyers share it."""
+        frame = pd.DataFrame({"node_id": node_ids})
+        split = frame["node_id"].str.split(":", n=1, expand=True)
+        frame["entity"], frame["key"] = split[0], split[1]
+        frame["display"] = frame["key"]
+        frame["n_buyers"] = pd.NA
+        for kind, (col, raw) in IDENTIFIER_COLUMNS.items():
+            keys = frame.loc[frame["entity"] == kind, "key"].tolist()
+            if not keys:
+                continue
+            info = con.sql(
+                f"""SELECT {col} AS key, mode({raw}) AS display, count(DISTINCT buyer_id) AS n_buyers
+                FROM orders WHERE list_contains(?, {col}) GROUP BY {col}""",
+                params=[keys],
+            ).to_arrow_table().to_pandas()
+            mask = frame["entity"] == kind
+            merged = frame.loc[mask, ["key"]].merge(info, on="key", how="left")
+            frame.loc[mask, "display"] = merged["display"].fillna(merged["key"]).to_numpy()
+            frame.loc[mask, "n_buyers"] = merged["n_buyers"].to_numpy()
+        sellers = frame.loc[frame["entity"] == "seller", "key"].tolist()
+        if sellers:
+            names = dict(
+                con.execute("SELECT seller_id, name FROM sellers WHERE list_contains(?, seller_id)", [sellers]).fetchall()
+            )
+            mask = frame["entity"] == "seller"
+            frame.loc[mask, "display"] = [names.get(k) or k for k in frame.loc[mask, "key"]]
+        return frame
+
+    # -- detection runs -------------------------------------------------------
+    def publish_run(self, run: dict[str, Any], tables: dict[str, pa.Table]) -> None:
+        missing = set(RESULT_TABLES) - set(tables)
+        if missing or "run_id" not in run:
+            raise ValueError(f"publish_run needs run['run_id'] and tables {RESULT_TABLES}; missing {sorted(missing)}")
+        run_id = str(run["run_id"])
+        with self._transaction() as con:
+            for name in RESULT_TABLES:
+                result = tables[name].select(RESULT_SCHEMAS[name].names).cast(RESULT_SCHEMAS[name])  # noqa: F841
+                con.execute(f"DELETE FROM {name} WHERE run_id = ?", [run_id])
+                con.execute(f"INSERT INTO {name} SELECT ?, * FROM result", [run_id])
+            con.execute("DELETE FROM runs WHERE run_id = ?", [run_id])
+            con.execute(
+                "INSERT INTO runs VALUES (?, ?, ?)",
+                [run_id, datetime.now(UTC), json.dumps(run, default=str, sort_keys=True)],
+            )
+
+    def runs(self) -> list[dict[str, Any]]:
+        with self._connect() as con:
+            rows = con.execute("SELECT info FROM runs ORDER BY published_at DESC, run_id DESC").fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def _latest_run_id(self, con: duckdb.DuckDBPyConnection) -> str | None:
+        rows = con.execute("SELECT run_id FROM runs ORDER BY published_at DESC, run_id DESC LIMIT 1").fetchall()
+        return rows[0][0] if rows else None
+
+    def read_results(self, name: str, run_id: str | None = None) -> pa.Table:
+        if name not in RESULT_TABLES:
+            raise ValueError(f"unknown result table {name!r}; expected one of {RESULT_TABLES}")
+        cols = ", ".join(f'"{c}"' for c in RESULT_SCHEMAS[name].names)
+        with self._connect() as con:
+            run_id = run_id or self._latest_run_id(con)
+            table = con.sql(
+                f"SELECT {cols} FROM {name} WHERE run_id = ? ORDER BY {RESULT_ORDER[name]}", params=[run_id]
+            ).to_arrow_table()
+        return table.cast(RESULT_SCHEMAS[name])
+
+    # -- analyst decisions ----------------------------------------------------
+    def record_decision(self, ring_id: str, decision: str, analyst: str, note: str = "") -> None:
+        if decision not in DECISIONS:
+            raise ValueError(f"decision must be one of {DECISIONS}, not {decision!r}")
+        if not analyst.strip():
+            raise ValueError("a decision needs the analyst's name")
+        with self._connect() as con:
+            con.execute(
+                "INSERT INTO decisions VALUES (?, ?, ?, ?, ?)",
+                [ring_id, decision, analyst.strip(), note, datetime.now(UTC)],
+            )
+
+    def decisions(self, ring_id: str | None = None) -> pa.Table:
+        with self._connect() as con:
+            return con.sql(
+                "SELECT * FROM decisions WHERE $ring IS NULL OR ring_id = $ring ORDER BY decided_at DESC",
+                params={"ring": ring_id},
+            ).to_arrow_table()
