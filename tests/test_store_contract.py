@@ -178,3 +178,42 @@ def test_duckdb_store_reopens_and_refuses_newer_schema(tmp_path):
     con.close()
     with pytest.raises(StoreError, match="newer RingWatch"):
         open_store(f"duckdb://{path}")
+
+
+def test_prune_keeps_the_newest_runs(store):
+    for i in range(4):
+        store.publish_run({"run_id": f"r{i}", "finished_at": T0.isoformat()}, _results(f"R-{i}", 0.5))
+    assert store.prune_runs(keep=2) == 2
+    assert [r["run_id"] for r in store.runs()] == ["r3", "r2"]
+    assert store.read_results("rings", run_id="r0").num_rows == 0
+
+
+def test_manifest_replaces_by_path(store):
+    row = {"path": "/in/orders_1.csv", "size": 10, "sha256": "aa", "run_id": "r1", "ingested_at": T0}
+    store.record_ingested_files(pa.Table.from_pylist([row]))
+    store.record_ingested_files(pa.Table.from_pylist([{**row, "size": 12, "sha256": "bb", "run_id": "r2"}]))
+    manifest = store.ingested_files().to_pylist()
+    assert [(m["path"], m["size"], m["sha256"]) for m in manifest] == [("/in/orders_1.csv", 12, "bb")]
+
+
+def test_batch_lock_refuses_a_live_holder_and_takes_over_a_dead_one(store):
+    import socket
+    import subprocess
+    import sys
+
+    from graph.errors import BatchLocked
+    from graph.store.lock import new_holder
+
+    me = new_holder("r1")
+    store.acquire_lock(me)
+    store.acquire_lock(me)  # re-entrant for the same holder
+    other = {**new_holder("r2"), "pid": 1}  # pid 1 lives on every host
+    with pytest.raises(BatchLocked, match="pid"):
+        store.acquire_lock(other)
+    store.release_lock(me)
+    # A holder whose process died (kill -9) is taken over.
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    store.acquire_lock({**new_holder("r3"), "pid": dead.pid, "host": socket.gethostname()})
+    store.acquire_lock(other)
+    store.release_lock(other)

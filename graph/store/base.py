@@ -113,6 +113,32 @@ class GraphStore(Protocol):
         """One result table of a run (default: the latest). Empty when no run exists."""
         ...
 
+    def prune_runs(self, keep: int) -> int:
+        """Delete all but the newest ``keep`` runs' results; returns how many runs were removed."""
+        ...
+
+    # -- batch bookkeeping ------------------------------------------------------
+    def ingested_files(self) -> pa.Table:
+        """The ingest manifest: ``path, size, sha256, run_id, ingested_at``, one row per path."""
+        ...
+
+    def record_ingested_files(self, files: pa.Table) -> None:
+        """Insert or replace manifest rows (same columns as :meth:`ingested_files`, keyed by path)."""
+        ...
+
+    def acquire_lock(self, holder: dict[str, Any]) -> None:
+        """Take the store's batch lock for ``holder`` (``host``, ``pid``, ``started_at``, ``run_id``).
+
+        Raises :class:`~graph.errors.BatchLocked` naming the current holder when a live
+        process holds it. A lock whose holder process is gone (same host, no such pid)
+        is taken over.
+        """
+        ...
+
+    def release_lock(self, holder: dict[str, Any]) -> None:
+        """Release the lock if ``holder`` still holds it."""
+        ...
+
     # -- analyst decisions ----------------------------------------------------
     def record_decision(self, ring_id: str, decision: str, analyst: str, note: str = "") -> None:
         """Append an analyst decision (``confirmed``, ``dismissed``, ``needs_review``) to a ring's history."""

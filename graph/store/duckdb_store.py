@@ -27,10 +27,11 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from graph.errors import ConfigError, StoreError, StoreUnavailable
+from graph.errors import BatchLocked, ConfigError, StoreError, StoreUnavailable
 from graph.model import IDENTIFIER_COLUMNS, ORDER_IDENTIFIER_REL
 from graph.schema import ENTITY_SCHEMAS, ORDER_SCHEMA, RESULT_SCHEMAS
 from graph.store.base import PROJECTIONS, RESULT_TABLES, Subgraph, UpsertCounts
+from graph.store.lock import describe_holder, holder_is_alive
 
 __all__ = ["DuckDBStore", "SCHEMA_VERSION"]
 
@@ -78,6 +79,11 @@ def _migration_1(con: duckdb.DuckDBPyConnection) -> None:
         "CREATE TABLE IF NOT EXISTS decisions (ring_id VARCHAR, decision VARCHAR, analyst VARCHAR, "
         "note VARCHAR, decided_at TIMESTAMPTZ)"
     )
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS ingested_files (path VARCHAR PRIMARY KEY, size BIGINT, sha256 VARCHAR, "
+        "run_id VARCHAR, ingested_at TIMESTAMPTZ)"
+    )
+    con.execute("CREATE TABLE IF NOT EXISTS batch_lock (holder JSON)")
 
 
 # Ordered migrations; the store's version is the number applied.
@@ -375,6 +381,43 @@ class DuckDBStore:
                 f"SELECT {cols} FROM {name} WHERE run_id = ? ORDER BY {RESULT_ORDER[name]}", params=[run_id]
             ).to_arrow_table()
         return table.cast(RESULT_SCHEMAS[name])
+
+    def prune_runs(self, keep: int) -> int:
+        with self._transaction() as con:
+            old = [r[0] for r in con.execute(
+                "SELECT run_id FROM runs ORDER BY published_at DESC, run_id DESC OFFSET ?", [max(keep, 1)]
+            ).fetchall()]
+            for name in (*RESULT_TABLES, "runs"):
+                con.execute(f"DELETE FROM {name} WHERE list_contains(?, run_id)", [old])
+        return len(old)
+
+    # -- batch bookkeeping ------------------------------------------------------
+    def ingested_files(self) -> pa.Table:
+        with self._connect() as con:
+            return con.sql("SELECT * FROM ingested_files ORDER BY path").to_arrow_table()
+
+    def record_ingested_files(self, files: pa.Table) -> None:
+        incoming = files.select(["path", "size", "sha256", "run_id", "ingested_at"])  # noqa: F841 - used in SQL
+        with self._transaction() as con:
+            con.execute("DELETE FROM ingested_files WHERE path IN (SELECT path FROM incoming)")
+            con.execute("INSERT INTO ingested_files SELECT * FROM incoming")
+
+    def acquire_lock(self, holder: dict[str, Any]) -> None:
+        with self._transaction() as con:
+            rows = con.execute("SELECT holder FROM batch_lock").fetchall()
+            if rows:
+                current = json.loads(rows[0][0])
+                if current != holder and holder_is_alive(current):
+                    raise BatchLocked(
+                        f"another batch is running on {self.uri} ({describe_holder(current)}); "
+                        "wait for it to finish"
+                    )
+            con.execute("DELETE FROM batch_lock")
+            con.execute("INSERT INTO batch_lock VALUES (?)", [json.dumps(holder, sort_keys=True)])
+
+    def release_lock(self, holder: dict[str, Any]) -> None:
+        with self._connect() as con:
+            con.execute("DELETE FROM batch_lock WHERE holder = ?::JSON", [json.dumps(holder, sort_keys=True)])
 
     # -- analyst decisions ----------------------------------------------------
     def record_decision(self, ring_id: str, decision: str, analyst: str, note: str = "") -> None:
