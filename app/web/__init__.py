@@ -1,0 +1,1 @@
+"""The analyst web explorer (Streamlit): ``ringwatch app`` runs ``app/web/main.py``."""

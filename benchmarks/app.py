@@ -1,0 +1,223 @@
+"""How fast the analyst explorer answers on a store holding 1M generated orders.
+
+Builds the store the way users do (``generate`` -> ``ingest`` -> ``detect``;
+kept in ``--workdir`` and reused when it is already there), starts the real
+app (``ringwatch app``) and drives headless Chromium through it:
+
+- **rings table**: from navigating to ``/rings`` until its rows are in the page;
+- **ring with its graph**: from navigating to ``/ring?ring=ID`` until the graph
+  canvas and the ring's evidence are in the page, for the largest rings of up
+  to 300 members.
+
+"Cold" is the first visit after the server started (nothing cached, Python
+modules of the page not yet imported; for a ring, the first visit of that
+ring); "warm" is the median of later visits from fresh browser sessions.
+Targets (issue 5): rings table <= 1.5 s, a 300-member ring with its graph <= 2 s.
+
+Usage::
+
+    .venv/bin/python benchmarks/app.py [--orders 1000000] [--workdir /tmp/ringwatch-bench-app] [--rings 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from graph.store import open_store  # noqa: E402
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+MAX_MEMBERS = 300
+TARGETS = {"rings_table": 1.5, "ring_graph": 2.0}
+
+
+def build_store(workdir: Path, orders: int, seed: int) -> tuple[str, dict[str, float]]:
+    """The benchmark store (reused when a run is already published); returns its URI and build timings."""
+    uri = f"duckdb://{workdir / f'store-{orders}.duckdb'}"
+    store = open_store(uri)
+    if store.runs():
+        return uri, {}
+    from graph.detect.pipeline import run_detection
+    from ingest.generate import generate
+    from ingest.pipeline import ingest_paths
+
+    timings: dict[str, float] = {}
+    data = workdir / f"data-{orders}"
+    start = time.perf_counter()
+    generate(data, orders=orders, seed=seed, fmt="parquet")
+    timings["generate_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    ingest_paths([data], store, rejects_path=workdir / "rejects.csv")
+    timings["ingest_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    run_detection(store, seed=seed)
+    timings["detect_s"] = time.perf_counter() - start
+    return uri, timings
+
+
+def pick_rings(uri: str, count: int) -> list[tuple[str, int]]:
+    """The largest rings with at most 300 members (ring id, members)."""
+    members = open_store(uri).read_results("ring_members").to_pandas()
+    sizes = members.groupby("ring_id").size()
+    sizes = sizes[sizes <= MAX_MEMBERS].sort_values(ascending=False, kind="stable")
+    return [(str(r), int(n)) for r, n in sizes.head(count).items()]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_app(uri: str, port: int, log: Path) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RINGWATCH_APP_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli.main", "app", "--store", uri, "--port", str(port), "--headless"],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return proc
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"the app did not start; see {log}") from None
+            time.sleep(0.2)
+
+
+def _settled(page, timeout: float = 120_000) -> None:
+    """Wait until the script run is over: no element is marked stale any more."""
+    page.wait_for_function("() => !document.querySelector('[data-stale=\"true\"]')", timeout=timeout)
+
+
+def _new_page(browser):
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    return context, context.new_page()
+
+
+def time_rings_table(page, url: str, *, by_url: bool) -> float:
+    """Seconds until the rings table's rows are in the page: by clicking "Rings" in the app, or by URL."""
+    if by_url:
+        start = time.perf_counter()
+        page.goto(f"{url}/rings", wait_until="commit")
+    else:
+        page.get_by_role("link", name="Overview", exact=True).click()
+        page.get_by_text("Waiting for a decision").first.wait_for()
+        _settled(page)
+        start = time.perf_counter()
+        page.get_by_role("link", name="Rings", exact=True).click()
+    page.locator("[data-testid=stDataFrame] [role=gridcell]").first.wait_for(state="attached", timeout=120_000)
+    return time.perf_counter() - start
+
+
+def _ring_done(page, ring_id: str) -> None:
+    page.locator(f".st-key-graph_{ring_id}_0 canvas").first.wait_for(timeout=120_000)
+    page.get_by_role("tab", name="Members").wait_for(timeout=120_000)
+    _settled(page)
+
+
+def time_ring(page, url: str, ring_id: str, *, by_url: bool, shot: Path | None = None) -> float:
+    """Seconds until the ring's graph and evidence are in the page: by picking it on the Ring page, or by URL."""
+    if by_url:
+        start = time.perf_counter()
+        page.goto(f"{url}/ring?ring={ring_id}", wait_until="commit")
+    else:
+        picker = page.get_by_test_id("stSelectbox").first
+        picker.click()
+        page.keyboard.type(ring_id)
+        start = time.perf_counter()
+        page.keyboard.press("Enter")
+    _ring_done(page, ring_id)
+    elapsed = time.perf_counter() - start
+    if shot is not None:
+        page.screenshot(path=shot)
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--orders", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rings", type=int, default=3, help="how many of the largest rings (<= 300 members) to open")
+    parser.add_argument("--repeat", type=int, default=5, help="warm visits per measurement")
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/ringwatch-bench-app"))
+    parser.add_argument("--build-only", action="store_true", help="only build (or find) the store")
+    args = parser.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    if args.build_only:
+        print(json.dumps(build_store(args.workdir, args.orders, args.seed), indent=2))
+        return
+
+    from playwright.sync_api import sync_playwright
+
+    uri, build = build_store(args.workdir, args.orders, args.seed)
+    rings = pick_rings(uri, args.rings)
+    counts = open_store(uri).counts()
+    port = _free_port()
+    proc = start_app(uri, port, args.workdir / "server.log")
+    url = f"http://127.0.0.1:{port}"
+    result: dict = {"orders": counts["Order"], "rings_opened": rings, "build": build}
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            # Cold: the first visit after the server started, by URL (nothing imported, nothing cached).
+            context, page = _new_page(browser)
+            result["rings_table_first_visit_s"] = time_rings_table(page, url, by_url=True)
+            # Analysts move inside the app: the frontend is loaded once, pages and rings change in place.
+            result["rings_table_s"] = statistics.median(time_rings_table(page, url, by_url=False) for _ in range(args.repeat))
+            page.goto(f"{url}/ring?ring={rings[-1][0]}")
+            _ring_done(page, rings[-1][0])
+            cold = [time_ring(page, url, r, by_url=False, shot=args.workdir / f"ring_{i}.png") for i, (r, _n) in enumerate(rings)]
+            result["ring_graph_first_open_s"] = cold
+            warm = []
+            for _ in range(args.repeat):
+                for ring_id, _n in rings[:2]:
+                    warm.append(time_ring(page, url, ring_id, by_url=False))
+            result["ring_graph_again_s"] = statistics.median(warm)
+            context.close()
+            # A link to a ring opened in a new browser tab (loads the whole frontend first).
+            context, page = _new_page(browser)
+            result["ring_graph_by_link_s"] = time_ring(page, url, rings[0][0], by_url=True)
+            context.close()
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    result["load_average"] = os.getloadavg()
+
+    print(json.dumps(result, indent=2))
+    print(f"\n{result['orders']:,} orders in the store; load average {result['load_average'][0]:.1f} on {os.cpu_count()} cores")
+    print(f"rings table (click in the app)  {result['rings_table_s']:.2f} s median   (target <= {TARGETS['rings_table']} s)")
+    print(f"rings table (first visit by URL, cold server) {result['rings_table_first_visit_s']:.2f} s")
+    for (ring_id, n), seconds in zip(rings, cold, strict=True):
+        print(f"ring {ring_id} ({n} members) with graph, first open {seconds:.2f} s   (target <= {TARGETS['ring_graph']} s)")
+    print(f"ring with graph, opened again {result['ring_graph_again_s']:.2f} s median")
+    print(f"ring with graph by link in a new tab {result['ring_graph_by_link_s']:.2f} s")
+
+
+if __name__ == "__main__":
+    main()

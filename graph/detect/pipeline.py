@@ -1,0 +1,452 @@
+"""One detection run: read the store once, detect, assemble, score, publish.
+
+:func:`run_detection` is what ``ringwatch detect`` and ``ringwatch batch``
+call. It reads the projections once, runs each detector whose input exists
+(identity linkage needs identifier columns; dense blocks and synchrony only
+need buyer, seller and time), merges their candidates into rings
+(:mod:`graph.rings`), measures and scores them against the data set's own
+population (:mod:`graph.score`), keeps ring ids stable against the previous
+run and publishes everything atomically (readers see the previous run until
+the new one is complete).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from graph import __version__
+from graph.detect.base import Candidate
+from graph.errors import EmptyGraphError
+from graph.progress import ProgressFn, report
+from graph.rings import Ring, assemble, match_previous, merge_shared_targets
+from graph.schema import RESULT_SCHEMAS, TS
+from graph.score import Evidence, Population, evaluate, prepare, screen
+from graph.store.base import GraphStore
+
+__all__ = ["DetectionResult", "run_detection", "METHODS", "FLAG_SCORE"]
+
+METHODS: tuple[str, ...] = ("identity", "dense_block", "synchrony")
+# A ring at or above this score is flagged for an analyst (the contract's "suspicious").
+FLAG_SCORE = 0.5
+# Rings weaker than this are not published: nothing points at them beyond chance.
+MIN_RING_SCORE = 0.2
+# Candidates weaker than this are no better than chance for their own detector.
+MIN_CANDIDATE_STRENGTH = 0.01
+# Non-members' scores: the detectors' own per-buyer scores, damped so that no
+# buyer outside a ring outranks a member of a flagged ring.
+OUTSIDE_DAMPING = 0.4
+
+# Order columns detection reads (the rest of the order row is for reports).
+ORDER_COLUMNS: tuple[str, ...] = (
+    "order_id", "buyer_id", "seller_id", "created_at", "amount", "item_id", "quantity", "item_price",
+    "waybill_key", "parcel_weight_g", "shipped_at", "delivered_at", "confirmed_at", "status",
+    "refund_reason", "rating", "review_text", "chat_messages",
+)
+
+
+@dataclass
+class DetectionResult:
+    """A published detection run.
+
+    Attributes
+    ----------
+    run : dict
+        What was published as the run's record: ``run_id``, times, seed,
+        counts, methods run or skipped (and why), signals available, timings.
+    rings, ring_members, ring_evidence, buyer_scores : pa.Table
+        The run's tables (schemas in :data:`graph.schema.RESULT_SCHEMAS`),
+        rows sorted as the store returns them.
+    """
+
+    run: dict[str, Any]
+    rings: pa.Table
+    ring_members: pa.Table
+    ring_evidence: pa.Table
+    buyer_scores: pa.Table
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def run_id(self) -> str:
+        return str(self.run["run_id"])
+
+    def tables(self) -> dict[str, pa.Table]:
+        """The four result tables by name."""
+        return {
+            "rings": self.rings,
+            "ring_members": self.ring_members,
+            "ring_evidence": self.ring_evidence,
+            "buyer_scores": self.buyer_scores,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary: the run record and every ring with its evidence.
+
+        Members and buyer scores are left out (they can be millions of rows);
+        read them from the store or the export.
+        """
+        evidence: dict[str, list[dict[str, Any]]] = {}
+        for row in self.ring_evidence.to_pylist():
+            rid = row.pop("ring_id")
+            evidence.setdefault(rid, []).append(row)
+        rings = []
+        for row in self.rings.to_pylist():
+            for key in ("first_order_at", "last_order_at"):
+                row[key] = _iso(row[key])
+            row["target_seller_ids"] = [s for s in (row["target_seller_ids"] or "").split(";") if s]
+            row["top_signals"] = [s for s in (row["top_signals"] or "").split(";") if s]
+            row["methods"] = [s for s in (row["methods"] or "").split(";") if s]
+            row["evidence"] = evidence.get(row["ring_id"], [])
+            rings.append(row)
+        return {**self.run, "rings": rings}
+
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# ---------------------------------------------------------------------------
+# Detectors: each a small adapter from the projections to the detector's fit.
+
+
+def _run_dense(orders: pd.DataFrame, seed: int) -> tuple[list[Candidate], pd.Series]:
+    from graph.detect.dense import DenseBlockDetector
+
+    edges = orders.groupby(["buyer_id", "seller_id"], sort=True, observed=True).size().reset_index(name="n")
+    det = DenseBlockDetector(n_blocks=10, seed=seed).fit(edges, row="buyer_id", col="seller_id", weight="n")
+    return det.candidates_, det.scores_
+
+
+def _run_identity(identifiers: pd.DataFrame, seed: int) -> tuple[list[Candidate], pd.Series]:
+    from graph.detect.identity import IdentityLinker
+
+    det = IdentityLinker(seed=seed).fit(identifiers)
+    return det.candidates_, det.scores_
+
+
+def _run_synchrony(orders: pd.DataFrame, seed: int) -> tuple[list[Candidate], pd.Series]:
+    from graph.detect.synchrony import SynchronyDetector
+
+    det = SynchronyDetector(seed=seed).fit(orders)
+    return det.candidates_, det.scores_
+
+
+def _detector_available(method: str) -> bool:
+    module = {"identity": "graph.detect.identity", "dense_block": "graph.detect.dense", "synchrony": "graph.detect.synchrony"}
+    try:
+        importlib.import_module(module[method])
+    except ModuleNotFoundError:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------------
+
+
+def run_detection(
+    store: GraphStore,
+    *,
+    seed: int = 0,
+    on_progress: ProgressFn | None = None,
+    now: datetime | None = None,
+    methods: Sequence[str] | None = None,
+    min_score: float = MIN_RING_SCORE,
+    publish: bool = True,
+    run_id: str | None = None,
+) -> DetectionResult:
+    """Find, type, score and publish rings.
+
+    Parameters
+    ----------
+    store : GraphStore
+        Where the orders are and where the run is published.
+    seed : int, default 0
+        Seed of every random step (detectors, null groups): the same store
+        and seed give identical tables.
+    on_progress : callable, optional
+        ``on_progress(stage, done, total)``.
+    now : datetime, optional
+        The run's time (default: the current UTC time); names the run.
+    methods : sequence of str, optional
+        Detectors to use (default all of :data:`METHODS`); for ablations.
+    min_score : float, default 0.2
+        Rings scoring below this are not published.
+    publish : bool, default True
+        Publish the run to the store (off for dry runs and benchmarks).
+    run_id : str, optional
+        The run's id (default ``run-<UTC time>``). Publishing again under the
+        same id replaces that run (a batch retrying after a crash); ring ids
+        are then matched against the run before it.
+
+    Returns
+    -------
+    DetectionResult
+
+    Raises
+    ------
+    EmptyGraphError
+        When the store holds no orders.
+    ValueError
+        When ``methods`` names an unknown detector.
+    """
+    wanted = tuple(METHODS if methods is None else methods)
+    unknown = sorted(set(wanted) - set(METHODS))
+    if unknown:
+        raise ValueError(f"unknown detection methods {unknown}; choose from {list(METHODS)}")
+    started = (now or datetime.now(UTC)).astimezone(UTC)
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        t = time.perf_counter()
+        timings[name] = round(t - clock, 3)
+        clock = t
+
+    steps = 4 + len(wanted)
+    report(on_progress, "detect", 0, steps)
+    orders = store.read_table("orders", columns=list(ORDER_COLUMNS))
+    if orders.num_rows == 0:
+        raise EmptyGraphError("the store holds no orders: run 'ringwatch ingest' first")
+    buyers = store.read_table("buyers")
+    items = store.read_table("items")
+    identifiers = store.read_table("buyer_identifiers", columns=["buyer_id", "kind", "key", "n_orders"])
+    lap("read")
+    pop = prepare(orders, buyers=buyers, items=items, identifiers=identifiers)
+    lap("prepare")
+    report(on_progress, "detect", 1, steps)
+
+    frame = orders.select(["order_id", "buyer_id", "seller_id", "created_at", "item_id"]).to_pandas()
+    candidates: list[Candidate] = []
+    detector_scores: dict[str, pd.Series] = {}
+    method_info: dict[str, dict[str, Any]] = {}
+    for k, method in enumerate(wanted, start=2):
+        info: dict[str, Any] = {"ran": False}
+        if not _detector_available(method):
+            info["reason"] = "detector not installed"
+        elif method == "identity" and identifiers.num_rows == 0:
+            info["reason"] = "no identifier columns (device, phone, payment, address, ip) in the input"
+        else:
+            try:
+                if method == "identity":
+                    cands, scores = _run_identity(identifiers.to_pandas(), seed)
+                elif method == "dense_block":
+                    cands, scores = _run_dense(frame, seed)
+                else:
+                    cands, scores = _run_synchrony(frame, seed)
+            except EmptyGraphError as exc:
+                info["reason"] = str(exc)
+            else:
+                info = {"ran": True, "candidates": len(cands)}
+                candidates.extend(cands)
+                detector_scores[method] = scores
+        method_info[method] = info
+        lap(f"detect_{method}")
+        report(on_progress, "detect", k, steps)
+
+    # Candidates no denser or more linked than chance (strength 0) propose nothing.
+    rings = assemble(candidates, min_strength=MIN_CANDIDATE_STRENGTH)
+    lap("assemble")
+    # Null groups are drawn from buyers no detector proposed.
+    exclude = pop.buyer_mask(b for c in candidates for b in c.buyers)
+    # Fragments of one campaign: merge rings concentrated on the same shop, and flagged
+    # rings of one type working on the same shop; then measure the merged rings again.
+    screened = screen(pop, rings)
+    rings = merge_shared_targets(screened.rings, screened.targets, screened.concentrated)
+    ev = evaluate(pop, rings, exclude=exclude, min_score=min_score, seed=seed)
+    flagged = ev.scores >= FLAG_SCORE
+    merged = merge_shared_targets(ev.rings, ev.targets, flagged, kinds=ev.types)
+    if len(merged) < len(ev.rings):
+        ev = evaluate(pop, merged, exclude=exclude, min_score=min_score, seed=seed)
+    lap("evidence")
+    report(on_progress, "detect", len(wanted) + 2, steps)
+
+    run_id = run_id or started.strftime("run-%Y%m%dT%H%M%S%fZ")
+    previous_run = next((r["run_id"] for r in store.runs() if r["run_id"] != run_id), None)
+    previous = _previous_rings(store, previous_run) if previous_run else {}
+    tables = _tables(pop, rings, ev, previous, detector_scores, buyers)
+    n_published = tables["rings"].num_rows
+    lap("assign_ids")
+
+    finished = datetime.now(UTC) if now is None else started
+    run = {
+        "run_id": run_id,
+        "started_at": _iso(started),
+        "finished_at": _iso(finished),
+        "previous_run_id": previous_run,
+        "seed": seed,
+        "parameters": {"methods": list(wanted), "min_score": min_score, "flag_score": FLAG_SCORE},
+        "versions": _versions(),
+        "n_orders": pop.n_orders,
+        "n_buyers": tables["buyer_scores"].num_rows,
+        "n_sellers": len(pop.seller_ids),
+        "n_candidates": len(candidates),
+        "n_rings": n_published,
+        "n_flagged": int(pc_count_at_least(tables["rings"], FLAG_SCORE)),
+        "methods": method_info,
+        "signals_available": list(pop.available),
+    }
+    if publish:
+        store.publish_run({**run, "timings": timings}, tables)
+    lap("publish")
+    report(on_progress, "detect", steps, steps)
+    run["timings"] = timings
+    return DetectionResult(run=run, timings=timings, **tables)
+
+
+def pc_count_at_least(rings: pa.Table, threshold: float) -> int:
+    scores = rings["score"].to_numpy(zero_copy_only=False)
+    return int((scores >= threshold).sum())
+
+
+def _versions() -> dict[str, str]:
+    out = {"ringwatch": __version__}
+    for dist in ("numpy", "pandas", "pyarrow", "duckdb", "igraph"):
+        try:
+            out[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _previous_rings(store: GraphStore, run_id: str) -> dict[str, list[str]]:
+    members = store.read_results("ring_members", run_id).to_pandas()
+    members = members[members["entity_type"] == "buyer"]
+    return {rid: sorted(grp["entity_id"]) for rid, grp in members.groupby("ring_id", sort=True)}
+
+
+def _tables(
+    pop: Population,
+    rings: list[Ring],
+    ev: Evidence,
+    previous: dict[str, list[str]],
+    detector_scores: dict[str, pd.Series],
+    buyers: pa.Table,
+) -> dict[str, pa.Table]:
+    """The four result tables of the kept rings (``ev`` positions), with stable ids."""
+    kept = ev.rings
+    ids = match_previous([r.buyers for r in kept], previous)
+    rid = np.array([i for i, _ in ids], dtype=object)
+    ring_rows = pd.DataFrame({
+        "ring_id": rid,
+        "ring_type": ev.types,
+        "score": np.round(ev.scores, 6),
+        "n_buyers": [r.n_buyers for r in kept],
+        "n_sellers": ev.n_sellers,
+        "n_orders": ev.n_orders,
+        "first_order_at": pd.to_datetime(ev.first_order_at, unit="s", utc=True),
+        "last_order_at": pd.to_datetime(ev.last_order_at, unit="s", utc=True),
+        "target_seller_ids": [";".join(t) for t in ev.targets],
+        "top_signals": [";".join(t) for t in ev.top_signals],
+        "change": [c for _, c in ids],
+        "methods": [";".join(r.methods) for r in kept],
+        "summary": ev.summaries,
+    }).sort_values(["score", "ring_id"], ascending=[False, True], kind="stable")
+
+    m = ev.members
+    buyer_members = pd.DataFrame({
+        "ring_id": rid[m["ring"].to_numpy(np.int64)],
+        "entity_type": "buyer",
+        "entity_id": m["buyer_id"].to_numpy(),
+        "role": np.where(m["member_score"].to_numpy() >= 0.5, "core", "peripheral"),
+        "member_score": m["member_score"].to_numpy(np.float64),
+    })
+    seller_members = pd.DataFrame(
+        [(rid[i], "seller", s, "target", 1.0) for i, t in enumerate(ev.targets) for s in t],
+        columns=list(buyer_members.columns),
+    )
+    idf = ev.identifiers
+    ident_members = pd.DataFrame({
+        "ring_id": rid[idf["ring"].to_numpy(np.int64)],
+        "entity_type": idf["kind"].to_numpy(),
+        "entity_id": idf["key"].to_numpy(),
+        "role": "shared_identifier",
+        "member_score": idf["member_score"].to_numpy(np.float64),
+    })
+    members = pd.concat([buyer_members, seller_members, ident_members], ignore_index=True)
+    members = members.sort_values(["ring_id", "entity_type", "member_score", "entity_id"],
+                                  ascending=[True, True, False, True], kind="stable")
+
+    sig = ev.signals
+    evidence = pd.DataFrame({
+        "ring_id": rid[sig["ring"].to_numpy(np.int64)],
+        "signal": sig["signal"].to_numpy(),
+        "value": sig["value"].to_numpy(np.float64),
+        "strength": sig["strength"].to_numpy(np.float64),
+        "weight": sig["weight"].to_numpy(np.float64),
+        "explanation": sig["explanation"].to_numpy(),
+    }).sort_values(["ring_id", "weight", "signal"], ascending=[True, False, True], kind="stable")
+
+    return {
+        "rings": _to_table(ring_rows, "rings"),
+        "ring_members": _to_table(members, "ring_members"),
+        "ring_evidence": _to_table(evidence, "ring_evidence"),
+        "buyer_scores": _to_table(_buyer_scores(pop, kept, ev, rid, detector_scores, buyers), "buyer_scores"),
+    }
+
+
+def _buyer_scores(
+    pop: Population,
+    kept: list[Ring],
+    ev: Evidence,
+    rid: np.ndarray,
+    detector_scores: dict[str, pd.Series],
+    buyers: pa.Table,
+) -> pd.DataFrame:
+    """Every buyer once: a member's ring score modulated by how much it takes part;
+    others a damped noisy-OR of the detectors' own scores (so the ranking stays useful)."""
+    ids = pd.Index(pop.buyer_ids.astype(str))
+    if buyers.num_rows:
+        ids = ids.union(pd.Index(buyers["buyer_id"].drop_null().to_pylist()))
+    ids = ids.sort_values()
+    outside = np.ones(len(ids))
+    for scores in detector_scores.values():
+        s = scores.groupby(level=0).max().reindex(ids).fillna(0.0).clip(0, 1).to_numpy(dtype=np.float64)
+        outside *= 1.0 - s
+    score = OUTSIDE_DAMPING * (1.0 - outside)
+    ring_id = np.full(len(ids), None, dtype=object)
+    ring_type = np.full(len(ids), None, dtype=object)
+    m = ev.members
+    if not m.empty:
+        r = m["ring"].to_numpy(np.int64)
+        inside = pd.DataFrame({
+            "buyer_id": m["buyer_id"].to_numpy(),
+            "score": ev.scores[r] * (0.75 + 0.25 * m["member_score"].to_numpy(np.float64)),
+            "ring_id": rid[r],
+            "ring_type": np.asarray(ev.types, dtype=object)[r],
+        })
+        # A buyer in several rings belongs to the one that makes it most suspicious.
+        inside = inside.sort_values(["buyer_id", "score", "ring_id"], ascending=[True, False, True], kind="stable")
+        inside = inside.drop_duplicates("buyer_id")
+        at = ids.get_indexer(inside["buyer_id"])
+        score[at] = np.maximum(score[at], inside["score"].to_numpy())
+        ring_id[at] = inside["ring_id"].to_numpy()
+        ring_type[at] = inside["ring_type"].to_numpy()
+    frame = pd.DataFrame({"buyer_id": ids.to_numpy(dtype=object), "score": np.clip(np.round(score, 6), 0, 1),
+                          "ring_id": ring_id, "ring_type": ring_type})
+    return frame.sort_values(["score", "buyer_id"], ascending=[False, True], kind="stable")
+
+
+def _to_table(frame: pd.DataFrame, name: str) -> pa.Table:
+    schema = RESULT_SCHEMAS[name]
+    frame = frame.reset_index(drop=True)
+    arrays = []
+    for f in schema:
+        col = frame[f.name]
+        if f.type == TS:
+            arrays.append(pa.array(col, type=TS))
+        elif pa.types.is_string(f.type):
+            arrays.append(pa.array([None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in col], type=pa.string()))
+        else:
+            arrays.append(pa.array(col.to_numpy(), type=f.type))
+    return pa.Table.from_arrays(arrays, schema=schema)

@@ -1,0 +1,1419 @@
+"""Evidence, typing and scoring of rings, calibrated against the data set's own population.
+
+A ring is described by **signals**: numbers an analyst can check, each
+computed only when the input columns it needs are filled (absent signals
+neither help nor hurt). A signal's **strength** (0..1) says how unusual the
+ring's number is for this data set, never how large it is. Two calibrations:
+
+Against random look-alike groups (``calibration="null"``)
+    The signal is measured on random groups with the ring's number of members
+    and activity: each member replaced by a random buyer with about as many
+    orders (same power-of-two bucket), drawn from buyers no detector proposed.
+    With the null's median ``m`` and robust spread ``s`` (inter-quartile
+    range / 1.349, never below the signal's floor) the ring's distance is
+    ``z = direction * (x - m) / s`` and the strength ``clip((z - 2) / 2, 0, 1)``:
+    nothing up to two spreads, full from four. Shares are compared on the
+    log-odds scale with half an observation of continuity correction, so a
+    handful of orders cannot look extreme and a large group needs a real
+    effect, not just a tight null.
+
+As a surprise after the search (``calibration="surprise"``)
+    Concentration on target shops and lockstep timing are what the detectors
+    *select* groups for, so random groups are the wrong yardstick: among
+    millions of pairs of customers of a busy shop, some meet twice by chance.
+    For these the count of events ``O`` (orders at the targets, orders in a
+    shared window) is compared with what the data's own rates give ``E``
+    (the targets' share of all orders; the chance that another member's order
+    at that shop falls in the same window), as the Poisson tail bound
+    ``-log P(X >= O) >= O log(O / E) - O + E``, minus the log of the number
+    of comparable groups the search could have picked (``log C(N, n)`` for
+    ``n`` members among the ``N`` buyers of the target shops, plus the choice
+    of shops or windows). Strength is that excess over :data:`SURPRISE_FULL`
+    nats (full when chance, given every try, explains it less than once in
+    10,000 data sets).
+
+Signals belong to independent **lines of evidence** (:data:`LINES`):
+``linkage`` (members share identifiers few others use), ``coordination``
+(orders concentrate on a few target shops, repeat the same items, come in a
+single-day burst), ``lockstep`` (members order from the same shops in the
+same hour or day, again and again), ``behaviour`` (the orders look fake or
+abusive) and ``accounts`` (young, low-credit or unverified accounts; it
+counts half: on its own it describes a campus as well as a ring). A line's
+strength is the noisy-OR of its signals'. The ring's score is an ordered
+weighted average of its lines, :data:`LINE_WEIGHTS` = 0.45, 0.35, 0.20 for
+the strongest, second and third: one line alone, however strong, stays
+below 0.5; two strong independent lines reach 0.8. Detectors only propose
+groups; their own strengths are reported but carry no weight.
+
+The type follows the direction of the behavioural evidence: refunds and
+one/two-star reviews toward the targets point to ``malicious_buyers``;
+five-star reviews, fast confirmation, empty parcels, reused or missing
+waybills and off-price orders (or no behavioural evidence at all: volume
+that boosts a shop) to ``brushing``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from graph.errors import EmptyGraphError
+from graph.model import MEMBER_ENTITY_TYPES
+from graph.rings import Ring
+
+__all__ = [
+    "Signal",
+    "SIGNALS",
+    "LINES",
+    "LINE_WEIGHTS",
+    "SURPRISE_FULL",
+    "Population",
+    "Evidence",
+    "Screened",
+    "prepare",
+    "screen",
+    "evaluate",
+    "combine_lines",
+    "strength_from_z",
+    "poisson_surprise",
+]
+
+DAY = 86_400
+HOUR = 3_600
+# Windows in which orders of several members at one shop count as acting together.
+LOCKSTEP_WINDOWS: tuple[tuple[int, str], ...] = ((HOUR, "hour"), (DAY, "day"))
+LINES: tuple[str, ...] = ("linkage", "coordination", "lockstep", "behaviour", "accounts")
+# Ordered weights of the strongest, second and third line: a case is as strong as its
+# second independent line of evidence (one line alone scores at most 0.3).
+LINE_WEIGHTS: tuple[float, ...] = (0.30, 0.50, 0.20)
+# Lines that corroborate but never make one of the two lines a case needs: they
+# count at most as much as the second strongest main line.
+SUPPORTING_LINES: tuple[str, ...] = ("accounts",)
+# A line at least this strong counts as a line of evidence; a ring needs two to be kept.
+MIN_LINE = 0.2
+# Chance never predicts fewer than this many events: two related accounts meeting once
+# at a tiny shop is not surprising, however rare the shop.
+PSEUDO_COUNT = 1.0
+# Surprise (nats beyond the search's own chances) at which a selected signal is at full strength.
+SURPRISE_FULL = math.log(1e4)
+# Identifier kinds that bind members (ipnet is a neighbourhood, a shared waybill a logistics anomaly).
+LINK_KINDS: tuple[str, ...] = tuple(k for k in MEMBER_ENTITY_TYPES if k not in ("buyer", "seller"))
+# A parcel weighing less than this share of what the same item usually weighs is "near-empty".
+LIGHT_PARCEL_RATIO = 0.2
+# An order paying less than half or more than twice the listed price is "off-price".
+OFF_PRICE_FACTOR = 2.0
+SHIPPED_STATUSES = ("shipped", "delivered", "completed", "refunded")
+# Fewest buyers a null activity bucket draws from before it borrows from its neighbours.
+MIN_POOL = 30
+_LOGIT_FLOOR = 0.5  # an odds ratio of about 1.65 is the least unit of distance for shares
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One evidence feature.
+
+    Attributes
+    ----------
+    name : str
+        Name as published in ``top_signals`` and ``ring_evidence``.
+    line : str
+        The line of evidence it belongs to (:data:`LINES`).
+    calibration : {"null", "surprise"}
+        Against random look-alike groups, or as a surprise after the search.
+    kind : {"share", "value"}
+        A share of observations (compared on the log-odds scale) or a number
+        already on a comparable scale (logs of hours and days, credit units).
+    direction : int
+        ``+1`` when higher is more suspicious, ``-1`` when lower is.
+    floor : float
+        Least difference on the compared scale that counts as one unit of distance.
+    points_to : str or None
+        The ring type this evidence points to when strong.
+    """
+
+    name: str
+    line: str
+    calibration: str = "null"
+    kind: str = "share"
+    direction: int = +1
+    floor: float = _LOGIT_FLOOR
+    points_to: str | None = None
+
+
+SIGNALS: tuple[Signal, ...] = (
+    Signal("shared_identifiers", "linkage", kind="value", floor=0.1),
+    Signal("target_concentration", "coordination", calibration="surprise"),
+    Signal("repeat_purchases", "coordination"),
+    Signal("lockstep", "lockstep", calibration="surprise"),
+    Signal("silent_orders", "behaviour"),
+    Signal("off_price_orders", "behaviour", points_to="brushing"),
+    Signal("fast_confirmation", "behaviour", kind="value", direction=-1, floor=math.log(2.0), points_to="brushing"),
+    Signal("five_star_reviews", "behaviour", points_to="brushing"),
+    Signal("low_star_reviews", "behaviour", points_to="malicious_buyers"),
+    Signal("templated_reviews", "behaviour"),
+    Signal("waybill_reuse", "behaviour", points_to="brushing"),
+    Signal("missing_waybill", "behaviour", points_to="brushing"),
+    Signal("empty_parcels", "behaviour", points_to="brushing"),
+    Signal("refunds", "behaviour", points_to="malicious_buyers"),
+    Signal("account_age", "accounts", kind="value", direction=-1, floor=math.log(2.0)),
+    Signal("low_credit", "accounts", kind="value", direction=-1, floor=1.0),
+    Signal("unverified_accounts", "accounts"),
+)
+_BY_NAME = {s.name: s for s in SIGNALS}
+# Per-order signals: the mean of a per-order quantity over the group's orders to its targets.
+_PER_ORDER = (
+    "repeat_purchases", "silent_orders", "off_price_orders", "fast_confirmation", "five_star_reviews",
+    "low_star_reviews", "waybill_reuse", "missing_waybill", "empty_parcels", "refunds", "account_age",
+)
+
+
+# ---------------------------------------------------------------------------
+# The population: every order and buyer once, as integer codes and arrays.
+
+
+@dataclass
+class Population:
+    """The data set as arrays, orders sorted by buyer, time and id.
+
+    Built once by :func:`prepare`; every ring and every null group is measured
+    on it. ``per_order`` holds one float array per order-level quantity (NaN
+    where unknown); ``available`` names the signals the input columns allow.
+    """
+
+    buyer_ids: np.ndarray
+    seller_ids: np.ndarray
+    o_buyer: np.ndarray
+    o_seller: np.ndarray
+    o_time: np.ndarray
+    indptr: np.ndarray
+    seller_orders: np.ndarray
+    seller_buyers: np.ndarray
+    t_span: int
+    per_order: dict[str, np.ndarray] = field(default_factory=dict)
+    spread: dict[str, float] = field(default_factory=dict)
+    reference: dict[str, float] = field(default_factory=dict)
+    text_code: np.ndarray | None = None
+    refund_reason: tuple[np.ndarray, np.ndarray] | None = None
+    buyer_credit: np.ndarray | None = None
+    credit_scale: float = 1.0
+    buyer_unverified: np.ndarray | None = None
+    ident_buyer: np.ndarray | None = None
+    ident_code: np.ndarray | None = None
+    ident_users: np.ndarray | None = None
+    ident_kind: np.ndarray | None = None
+    ident_key: np.ndarray | None = None
+    available: tuple[str, ...] = ()
+
+    @property
+    def n_buyers(self) -> int:
+        """Buyers with at least one order."""
+        return len(self.buyer_ids)
+
+    @property
+    def n_orders(self) -> int:
+        return len(self.o_buyer)
+
+    @functools.cached_property
+    def _buyer_index(self) -> pa.Array:
+        return pa.array(self.buyer_ids, pa.string())
+
+    def buyer_codes(self, ids: Iterable[str]) -> np.ndarray:
+        """Codes of buyer ids; ``-1`` for ids that placed no order."""
+        pos, ok = _lookup(pa.array(list(ids), pa.string()), self._buyer_index)
+        return np.where(ok, pos, -1)
+
+    def buyer_mask(self, ids: Iterable[str]) -> np.ndarray:
+        """Boolean mask over buyer codes of the given ids (ids without orders are ignored)."""
+        mask = np.zeros(self.n_buyers, bool)
+        codes = self.buyer_codes(sorted(set(ids)))
+        mask[codes[codes >= 0]] = True
+        return mask
+
+
+def _filled(table: pa.Table | None, column: str) -> bool:
+    return table is not None and column in table.column_names and table[column].null_count < table.num_rows
+
+
+def _col(table: pa.Table, name: str) -> np.ndarray:
+    """A numeric or boolean column as float64, NaN where null."""
+    arr = table[name]
+    if pa.types.is_boolean(arr.type):
+        arr = pc.cast(arr, pa.int8())
+    return arr.to_numpy(zero_copy_only=False).astype(np.float64)
+
+
+def _seconds(table: pa.Table, name: str) -> np.ndarray:
+    """A timestamp column as float seconds since the epoch, NaN where null."""
+    return pc.cast(table[name], pa.int64()).to_numpy(zero_copy_only=False).astype(np.float64) / 1e6
+
+
+def _typical(values: np.ndarray, *keys: np.ndarray | None) -> np.ndarray:
+    """Per order, the median of ``values`` over orders sharing the most specific key
+    with at least 3 known values (item, else seller, else all orders)."""
+    known = np.isfinite(values)
+    ref = np.full(values.shape, np.nanmedian(values) if known.any() else np.nan)
+    for key in keys:
+        if key is None:
+            continue
+        frame = pd.DataFrame({"k": key[known], "v": values[known]})
+        stats = frame[frame["k"] >= 0].groupby("k")["v"].agg(["median", "count"])
+        med = stats.loc[stats["count"] >= 3, "median"]  # too few parcels say nothing
+        per = pd.Series(key).map(med).to_numpy(dtype=np.float64, na_value=np.nan)
+        ref = np.where(np.isfinite(per), per, ref)
+    return ref
+
+
+def _lookup(values: pa.Array | pa.ChunkedArray, known: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of ``values`` in ``known`` (hash lookup in Arrow) and which were found."""
+    pos = pc.fill_null(pc.index_in(values, value_set=known), -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return np.maximum(pos, 0), pos >= 0
+
+
+def prepare(
+    orders: pa.Table,
+    *,
+    buyers: pa.Table | None = None,
+    items: pa.Table | None = None,
+    identifiers: pa.Table | None = None,
+) -> Population:
+    """Arrays of the data set that every signal is computed from.
+
+    Parameters
+    ----------
+    orders : pa.Table
+        The ``orders`` projection: at least ``order_id, buyer_id, seller_id,
+        created_at``; other columns of :data:`graph.schema.ORDER_SCHEMA`
+        (``waybill_key`` rather than ``tracking_no``) enable more signals.
+    buyers, items : pa.Table, optional
+        The ``buyers`` and ``items`` projections.
+    identifiers : pa.Table, optional
+        The ``buyer_identifiers`` projection (``buyer_id, kind, key``).
+
+    Returns
+    -------
+    Population
+
+    Raises
+    ------
+    EmptyGraphError
+        When there is no order.
+    """
+    if orders.num_rows == 0:
+        raise EmptyGraphError("the store holds no orders: run 'ringwatch ingest' first")
+    orders = orders.sort_by([("buyer_id", "ascending"), ("created_at", "ascending"), ("order_id", "ascending")])
+    o_buyer, buyer_ids = pd.factorize(orders["buyer_id"].to_pandas(), sort=True)
+    o_seller, seller_ids = pd.factorize(orders["seller_id"].to_pandas(), sort=True)
+    o_buyer, o_seller = o_buyer.astype(np.int64), o_seller.astype(np.int64)
+    o_time = pc.cast(orders["created_at"], pa.int64()).to_numpy(zero_copy_only=False) // 1_000_000
+    n, n_buyers, n_sellers = orders.num_rows, len(buyer_ids), len(seller_ids)
+    indptr = np.zeros(n_buyers + 1, np.int64)
+    np.cumsum(np.bincount(o_buyer, minlength=n_buyers), out=indptr[1:])
+    pairs = np.unique(o_seller * n_buyers + o_buyer)
+    pop = Population(
+        buyer_ids=np.asarray(buyer_ids, dtype=object),
+        seller_ids=np.asarray(seller_ids, dtype=object),
+        o_buyer=o_buyer,
+        o_seller=o_seller,
+        o_time=o_time.astype(np.int64),
+        indptr=indptr,
+        seller_orders=np.bincount(o_seller, minlength=n_sellers),
+        seller_buyers=np.bincount(pairs // n_buyers, minlength=n_sellers),
+        t_span=int(o_time.max() - o_time.min()) + 1,
+    )
+    avail = ["target_concentration", "lockstep"]
+    per = pop.per_order
+
+    def share(name: str, hit: np.ndarray, known: np.ndarray) -> None:
+        per[name] = np.where(known, hit.astype(np.float64), np.nan)
+        avail.append(name)
+
+    o_item = None
+    if _filled(orders, "item_id"):
+        o_item = pd.factorize(orders["item_id"].to_pandas(), sort=True)[0].astype(np.int64)
+        known = o_item >= 0
+        # A repeat: the same account bought this item before (orders are in time order per buyer).
+        repeat = np.zeros(n, bool)
+        repeat[known] = pd.DataFrame({"b": o_buyer[known], "i": o_item[known]}).duplicated().to_numpy()
+        share("repeat_purchases", repeat, known)
+
+    if _filled(orders, "chat_messages"):
+        chat = _col(orders, "chat_messages")
+        share("silent_orders", chat == 0, np.isfinite(chat))
+
+    price = _col(orders, "item_price") if _filled(orders, "item_price") else np.full(n, np.nan)
+    if _filled(items, "price") and o_item is not None:
+        listed = pd.Series(_col(items, "price"), index=items["item_id"].to_pandas())
+        listed = listed[~listed.index.duplicated()]
+        by_item = orders["item_id"].to_pandas().map(listed).to_numpy(dtype=np.float64, na_value=np.nan)
+        price = np.where(np.isnan(price), by_item, price)
+    if _filled(orders, "amount") and np.isfinite(price).any():
+        qty = _col(orders, "quantity") if _filled(orders, "quantity") else np.ones(n)
+        qty = np.where(np.isfinite(qty) & (qty >= 1), qty, 1.0)
+        expected, amount = price * qty, _col(orders, "amount")
+        known = np.isfinite(expected) & np.isfinite(amount) & (expected > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = amount / expected
+        share("off_price_orders", (ratio * OFF_PRICE_FACTOR < 1) | (ratio > OFF_PRICE_FACTOR), known)
+
+    if _filled(orders, "delivered_at") and _filled(orders, "confirmed_at"):
+        hours = (_seconds(orders, "confirmed_at") - _seconds(orders, "delivered_at")) / HOUR
+        per["fast_confirmation"] = np.where(np.isfinite(hours), np.log1p(np.clip(hours, 0, None)), np.nan)
+        avail.append("fast_confirmation")
+
+    if _filled(orders, "rating"):
+        rating = _col(orders, "rating")
+        share("five_star_reviews", rating == 5, np.isfinite(rating))
+        share("low_star_reviews", rating <= 2, np.isfinite(rating))
+
+    if _filled(orders, "review_text"):
+        # Near-identical texts: the same words once case, spaces, punctuation, emoji and digits are dropped.
+        norm = pc.replace_substring_regex(pc.utf8_lower(orders["review_text"]), r"[\s\p{P}\p{S}\d]+", "")
+        norm = pc.if_else(pc.equal(norm, ""), pa.scalar(None, pa.string()), norm)
+        pop.text_code = pd.factorize(norm.to_pandas())[0].astype(np.int64)
+        avail.append("templated_reviews")
+
+    shipped = None
+    if _filled(orders, "status"):
+        shipped = orders["status"].to_pandas().isin(SHIPPED_STATUSES).to_numpy(dtype=bool)
+    elif _filled(orders, "shipped_at"):
+        shipped = orders["shipped_at"].is_valid().to_numpy(zero_copy_only=False)
+    waybill = next((c for c in ("waybill_key", "tracking_no") if _filled(orders, c)), None)
+    if waybill is not None:
+        codes = pd.factorize(orders[waybill].to_pandas())[0]
+        uses = np.bincount(codes[codes >= 0])
+        share("waybill_reuse", (codes >= 0) & (uses[np.maximum(codes, 0)] > 1), codes >= 0)
+        if shipped is not None:
+            share("missing_waybill", codes < 0, shipped)
+
+    if _filled(orders, "parcel_weight_g"):
+        weight = _col(orders, "parcel_weight_g")
+        ref = _typical(weight, o_seller, o_item)
+        # Virtual goods weigh nothing whoever buys them: only items that usually have weight count.
+        share("empty_parcels", weight < LIGHT_PARCEL_RATIO * ref, np.isfinite(weight) & (ref > 0))
+
+    refund = None
+    if _filled(orders, "status"):
+        refund = (orders["status"].to_pandas() == "refunded").to_numpy(dtype=bool, na_value=False)
+    if _filled(orders, "refund_reason"):
+        reason = orders["refund_reason"].to_pandas()
+        refund = reason.notna().to_numpy() | (False if refund is None else refund)
+        codes, labels = pd.factorize(reason)
+        pop.refund_reason = (codes.astype(np.int64), np.asarray(labels, dtype=object))
+    if refund is not None:
+        share("refunds", refund, np.ones(n, bool))
+
+    if buyers is not None and buyers.num_rows:
+        pos, ok = _lookup(buyers["buyer_id"], pa.array(pop.buyer_ids, pa.string()))
+
+        def per_buyer(values: np.ndarray) -> np.ndarray:
+            out = np.full(n_buyers, np.nan)
+            out[pos[ok]] = values[ok]
+            return out
+
+        if _filled(buyers, "registered_at"):
+            age_days = (pop.o_time - per_buyer(_seconds(buyers, "registered_at"))[o_buyer]) / DAY
+            per["account_age"] = np.where(np.isfinite(age_days), np.log1p(np.clip(age_days, 0, None)), np.nan)
+            avail.append("account_age")
+        if _filled(buyers, "credit_level"):
+            pop.buyer_credit = per_buyer(_col(buyers, "credit_level"))
+            q1, q3 = np.nanpercentile(pop.buyer_credit, [25, 75])
+            # Credit scales differ by platform: one unit of distance is half the buyers' spread.
+            pop.credit_scale = max(float(q3 - q1) / 1.349 * 0.5, 1e-9)
+            avail.append("low_credit")
+        if _filled(buyers, "real_name_verified"):
+            pop.buyer_unverified = 1.0 - per_buyer(_col(buyers, "real_name_verified"))
+            avail.append("unverified_accounts")
+
+    if identifiers is not None and identifiers.num_rows:
+        ident = identifiers.filter(pc.is_in(identifiers["kind"], pa.array(LINK_KINDS)))
+        ident = ident.filter(pc.is_valid(ident["key"]))
+        pos, ok = _lookup(ident["buyer_id"], pa.array(pop.buyer_ids, pa.string()))
+        if ok.any():
+            pair = pc.binary_join_element_wise(ident["kind"], ident["key"], "\x1f").to_pandas()[ok]
+            code, uniq = pd.factorize(pair, sort=True)
+            frame = pd.DataFrame({"b": pos[ok], "c": code}).drop_duplicates()
+            pop.ident_buyer = frame["b"].to_numpy(np.int64)
+            pop.ident_code = frame["c"].to_numpy(np.int64)
+            pop.ident_users = np.bincount(pop.ident_code, minlength=len(uniq))
+            split = pc.split_pattern(pa.array(uniq, pa.string()), "\x1f", max_splits=1)
+            pop.ident_kind = pc.list_element(split, 0).to_numpy(zero_copy_only=False).astype(object)
+            pop.ident_key = pc.list_element(split, 1).to_numpy(zero_copy_only=False).astype(object)
+            avail.append("shared_identifiers")
+
+    # Population reference (mean share or median value) and robust spread of each
+    # per-order number: a ring's mean over n orders is that uncertain / sqrt(n).
+    for name, x in per.items():
+        if not np.isfinite(x).any():
+            continue
+        if _BY_NAME[name].kind == "share":
+            pop.reference[name] = float(np.nanmean(x))
+        else:
+            q1, q2, q3 = np.nanpercentile(x, [25, 50, 75])
+            pop.reference[name], pop.spread[name] = float(q2), float(q3 - q1) / 1.349
+    if pop.buyer_credit is not None:
+        pop.reference["low_credit"] = float(np.nanmedian(pop.buyer_credit)) / pop.credit_scale
+        pop.spread["low_credit"] = 2.0  # the scaled credit's spread, by construction of credit_scale
+    if pop.buyer_unverified is not None:
+        pop.reference["unverified_accounts"] = float(np.nanmean(pop.buyer_unverified))
+    if pop.ident_code is not None:
+        pop.reference["shared_identifiers"] = 0.0
+    pop.available = tuple(s.name for s in SIGNALS if s.name in avail)
+    return pop
+
+
+# ---------------------------------------------------------------------------
+# Small vectorised helpers.
+
+
+def _dense(*keys: np.ndarray) -> tuple[np.ndarray, int]:
+    """Dense codes (in order of first appearance) of the row-wise tuples of non-negative integer keys.
+
+    The keys are packed into one integer and hashed once when that fits in
+    63 bits, else combined pairwise.
+    """
+    code = np.zeros(len(keys[0]), np.int64)
+    radix = 1
+    for k in keys:
+        k = np.asarray(k, np.int64)
+        size = int(k.max(initial=0)) + 1
+        if radix * size >= 2**62:
+            code = pd.factorize(code)[0].astype(np.int64)
+            radix = int(code.max(initial=0)) + 1
+        code = code * size + k
+        radix *= size
+    code, uniq = pd.factorize(code)
+    return code.astype(np.int64), len(uniq)
+
+
+def _owner(code: np.ndarray, group: np.ndarray, n: int) -> np.ndarray:
+    """For dense codes of (group, ...) tuples, the group of each code."""
+    out = np.zeros(n, np.int64)
+    out[code] = group
+    return out
+
+
+def _distinct(code: np.ndarray, n: int, other: np.ndarray) -> np.ndarray:
+    """Per code, how many distinct values of ``other`` its rows hold."""
+    pair, _ = _dense(code, other)
+    first = np.unique(pair, return_index=True)[1]
+    return np.bincount(code[first], minlength=n)
+
+
+def _log_choose(n: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """``log C(n, k)`` elementwise (0 where k <= 0 or k >= n)."""
+    lg = np.vectorize(math.lgamma, otypes=[np.float64])
+    n = np.asarray(n, np.float64)
+    k = np.clip(np.asarray(k, np.float64), 0, n)
+    return lg(n + 1) - lg(k + 1) - lg(n - k + 1)
+
+
+def poisson_surprise(observed: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """Lower bound, in nats, of ``-log P(X >= observed)`` for ``X ~ Poisson(expected)`` (Chernoff).
+
+    0 when ``observed <= expected``.
+
+    Examples
+    --------
+    >>> poisson_surprise(np.array([10.0, 1.0]), np.array([1.0, 2.0])).round(2).tolist()
+    [14.03, 0.0]
+    """
+    o = np.asarray(observed, np.float64)
+    e = np.maximum(np.asarray(expected, np.float64), 1e-12)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = o * np.log(np.where(o > 0, o / e, 1.0)) - o + e
+    return np.where(o > e, s, 0.0)
+
+
+# ---------------------------------------------------------------------------
+# Measuring groups: rings and their null groups in one vectorised pass.
+
+
+@dataclass
+class _Measured:
+    """Every available signal for every group, plus what explanations and members need."""
+
+    values: dict[str, np.ndarray]
+    counts: dict[str, np.ndarray]
+    surprise: dict[str, np.ndarray]
+    info: dict[str, np.ndarray]
+    rows: pd.DataFrame  # real rings only: g, buyer, order, target (for members and times)
+    targets: pd.DataFrame  # real rings only: g, seller, orders
+    link: pd.DataFrame  # real rings only: g, b, c, n (members sharing), spec
+
+
+def _expand(pop: Population, mg: np.ndarray, mb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(group, order index) rows for membership pairs (group, buyer)."""
+    start, counts = pop.indptr[mb], pop.indptr[mb + 1] - pop.indptr[mb]
+    g = np.repeat(mg, counts)
+    order = np.repeat(start - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+    return g, order
+
+
+def _measure(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int, R: int) -> _Measured:
+    """Signals for groups ``0..G-1`` (members ``mg, mb``); the first ``R`` are the real rings."""
+    values: dict[str, np.ndarray] = {}
+    counts: dict[str, np.ndarray] = {}
+    surprise: dict[str, np.ndarray] = {}
+    info: dict[str, np.ndarray] = {}
+    avail = set(pop.available)
+    size = np.bincount(mg, minlength=G).astype(np.float64)
+
+    g, order = _expand(pop, mg, mb)
+    buyer, seller, time = pop.o_buyer[order], pop.o_seller[order], pop.o_time[order]
+    n_rows = np.bincount(g, minlength=G).astype(np.float64)
+
+    # Target shops: at least two members ordered there, and most members did or the
+    # group placed most of the shop's orders.
+    gs, n_gs = _dense(g, seller)
+    gs_group = _owner(gs, g, n_gs)
+    gs_seller = _owner(gs, seller, n_gs)
+    gs_orders = np.bincount(gs, minlength=n_gs)
+    gs_buyers = _distinct(gs, n_gs, buyer)
+    is_target = (gs_buyers >= 2) & (
+        (gs_buyers * 2 >= size[gs_group]) | (gs_orders * 2 >= pop.seller_orders[gs_seller])
+    )
+    target = is_target[gs]
+    has_target = np.bincount(gs_group[is_target], minlength=G) > 0
+    focus = target | ~has_target[g]
+    n_focus = np.bincount(g, weights=focus, minlength=G)
+    n_sellers = np.bincount(gs_group, minlength=G)
+
+    # Concentration: orders at the targets against the targets' share of all orders.
+    t_orders = np.bincount(g, weights=target, minlength=G)
+    tgt = is_target & (gs_group < R)
+    t_share = np.bincount(gs_group[tgt], weights=pop.seller_orders[gs_seller[tgt]], minlength=G)[:R]
+    t_pool = np.bincount(gs_group[tgt], weights=pop.seller_buyers[gs_seller[tgt]], minlength=G)[:R]
+    k_targets = np.bincount(gs_group[tgt], minlength=G)[:R]
+    members_at = np.bincount(gs_group[tgt], weights=gs_buyers[tgt], minlength=G)[:R]
+    expected = n_rows[:R] * t_share / pop.n_orders
+    # The busiest day at the targets is left out: a gift order or a flash sale is one event, not a pattern.
+    at = target & (g < R)
+    gd, n_gd = _dense(g[at], (time[at] - pop.o_time.min()) // DAY)
+    busiest = np.zeros(R)
+    np.maximum.at(busiest, _owner(gd, g[at], n_gd), np.bincount(gd, minlength=n_gd))
+    repeated = t_orders[:R] - busiest
+    # Pay for the search: any n of the targets' buyers, any k of the shops the members used.
+    # (Also for identity-linked groups: related accounts shop together, so their
+    # shared shops are not independent of their link.)
+    search = _log_choose(t_pool, np.minimum(members_at, size[:R])) + _log_choose(n_sellers[:R], k_targets)
+    values["target_concentration"] = t_orders / np.maximum(n_rows, 1)
+    counts["target_concentration"] = n_rows
+    surprise["target_concentration"] = np.where(
+        k_targets > 0, poisson_surprise(repeated, expected + PSEUDO_COUNT) - search, 0.0
+    )
+    info["target_dominance"] = np.where(t_share > 0, t_orders[:R] / np.maximum(t_share, 1), 0.0)
+    info["target_expected"] = expected
+    info["n_targets"] = k_targets
+    info["n_sellers"] = n_sellers[:R]
+
+    fg, ft, fb, fs = g[focus], time[focus], buyer[focus], seller[focus]
+
+    # Pool of buyers a lockstep group could have been drawn from: the buyers of its focus shops.
+    fsel = (gs_group < R) & (is_target | ~has_target[gs_group])
+    pool = np.bincount(gs_group[fsel], weights=pop.seller_buyers[gs_seller[fsel]], minlength=G)[:R]
+    active = np.bincount(gs_group[fsel], weights=gs_buyers[fsel], minlength=G)[:R]
+    lock = _lockstep(pop, fg, ft, fb, fs, G, R, _log_choose(pool, np.minimum(active, size[:R])))
+    values["lockstep"], surprise["lockstep"] = lock.pop("observed_all"), lock.pop("surprise")
+    counts["lockstep"] = n_focus
+    info.update({f"lockstep_{k}": v for k, v in lock.items()})
+
+    for name in _PER_ORDER:
+        if name not in avail:
+            continue
+        x = pop.per_order[name][order]
+        known = focus & np.isfinite(x)
+        n_known = np.bincount(g[known], minlength=G).astype(np.float64)
+        total = np.bincount(g[known], weights=x[known], minlength=G)
+        values[name] = np.where(n_known > 0, total / np.maximum(n_known, 1), np.nan)
+        counts[name] = n_known
+
+    if "templated_reviews" in avail:
+        tc = pop.text_code[order]
+        has = focus & (tc >= 0)
+        hg = g[has]
+        gt, n_gt = _dense(hg, tc[has])
+        shared = _distinct(gt, n_gt, buyer[has])[gt] >= 2  # the same text written by two or more members
+        n_has = np.bincount(hg, minlength=G).astype(np.float64)
+        values["templated_reviews"] = np.where(
+            n_has > 0, np.bincount(hg, weights=shared, minlength=G) / np.maximum(n_has, 1), np.nan
+        )
+        counts["templated_reviews"] = n_has
+
+    if "low_credit" in avail:
+        values["low_credit"], counts["low_credit"] = _member_mean(pop.buyer_credit / pop.credit_scale, mg, mb, G)
+    if "unverified_accounts" in avail:
+        values["unverified_accounts"], counts["unverified_accounts"] = _member_mean(pop.buyer_unverified, mg, mb, G)
+
+    link = pd.DataFrame({"g": [], "b": [], "c": [], "n": [], "spec": []})
+    if "shared_identifiers" in avail:
+        values["shared_identifiers"], link = _linkage(pop, mg, mb, G)
+        counts["shared_identifiers"] = size
+        link = link[link["g"] < R]
+
+    real = g < R
+    rows = pd.DataFrame({"g": g[real], "buyer": buyer[real], "order": order[real], "target": target[real]})
+    targets = pd.DataFrame({"g": gs_group[tgt], "seller": gs_seller[tgt], "orders": gs_orders[tgt]})
+    return _Measured(values, counts, surprise, info, rows, targets, link)
+
+
+def _member_mean(x: np.ndarray, mg: np.ndarray, mb: np.ndarray, G: int) -> tuple[np.ndarray, np.ndarray]:
+    v = x[mb]
+    ok = np.isfinite(v)
+    n = np.bincount(mg[ok], minlength=G).astype(np.float64)
+    s = np.bincount(mg[ok], weights=v[ok], minlength=G)
+    return np.where(n > 0, s / np.maximum(n, 1), np.nan), n
+
+
+def _lockstep(pop, fg, ft, fb, fs, G: int, R: int, search: np.ndarray) -> dict[str, np.ndarray]:
+    """Orders placed in the same window as another member's order at the same shop.
+
+    The group's single busiest window is left out (a flash-sale crowd or a
+    gift order acts together once). Chance: each of the group's other orders
+    at that shop falls in the window with probability ``width / span``. The
+    surprise is taken at the window width where it is largest.
+    """
+    out = {
+        "observed_all": np.zeros(G), "surprise": np.full(R, -np.inf), "observed": np.zeros(R),
+        "expected": np.zeros(R), "windows": np.zeros(R, np.int64), "width": np.full(R, "", dtype=object),
+    }
+    if len(fg) == 0:
+        out["surprise"][:] = 0.0
+        return out
+    t0 = ft.min()
+    for width, label in LOCKSTEP_WINDOWS:
+        w = (ft - t0) // width
+        cell, n_cell = _dense(fg, fs, w)
+        together = _distinct(cell, n_cell, fb)[cell] >= 2
+        gw, n_gw = _dense(fg, w)
+        per_gw = np.bincount(gw, minlength=n_gw)
+        gw_group = _owner(gw, fg, n_gw)
+        top = np.full(G, -1, np.int64)
+        rank = np.lexsort((np.arange(n_gw), -per_gw, gw_group))  # per group: busiest window first
+        first = np.r_[True, gw_group[rank][1:] != gw_group[rank][:-1]]
+        top[gw_group[rank][first]] = rank[first]
+        keep = gw != top[fg]
+        n_keep = np.bincount(fg[keep], minlength=G).astype(np.float64)
+        hits = np.bincount(fg[keep], weights=together[keep], minlength=G)
+        gs, n_gs = _dense(fg[keep], fs[keep])
+        m = np.bincount(gs, minlength=n_gs).astype(np.float64)[gs]
+        p = 1.0 - np.power(max(1.0 - width / pop.t_span, 0.0), np.maximum(m - 1, 0))
+        exp = np.bincount(fg[keep], weights=p, minlength=G)
+        windows = np.bincount(gw_group[np.unique(gw[together])], minlength=G) if together.any() else np.zeros(G, np.int64)
+        s = poisson_surprise(hits[:R], exp[:R] + PSEUDO_COUNT) - search - math.log(len(LOCKSTEP_WINDOWS))
+        obs = hits / np.maximum(n_keep, 1)
+        better = s > out["surprise"]
+        out["surprise"] = np.where(better, s, out["surprise"])
+        out["observed"] = np.where(better, obs[:R], out["observed"])
+        out["expected"] = np.where(better, exp[:R] / np.maximum(n_keep[:R], 1), out["expected"])
+        out["windows"] = np.where(better, windows[:R], out["windows"])
+        out["width"] = np.where(better, label, out["width"])
+        out["observed_all"] = np.maximum(out["observed_all"], obs)
+    return out
+
+
+def _linkage(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int) -> tuple[np.ndarray, pd.DataFrame]:
+    """Mean over members of the specificity ``min(1, 2 / users)`` of the most specific
+    identifier they share with another member (0 for a member sharing none).
+
+    An identifier two accounts use is as specific as it gets; one a parcel
+    station or a carrier's NAT gives to hundreds carries almost nothing.
+    """
+    rows = pd.DataFrame({"g": mg, "b": mb}).merge(pd.DataFrame({"b": pop.ident_buyer, "c": pop.ident_code}), on="b")
+    empty = pd.DataFrame({"g": [], "b": [], "c": [], "n": [], "spec": []})
+    if rows.empty:
+        return np.zeros(G), empty
+    gc, n_gc = _dense(rows["g"].to_numpy(), rows["c"].to_numpy())
+    users_in = np.bincount(gc, minlength=n_gc)
+    shared = users_in[gc] >= 2
+    rows = rows[shared]
+    if rows.empty:
+        return np.zeros(G), empty
+    rows = rows.assign(n=users_in[gc[shared]], spec=np.minimum(1.0, 2.0 / pop.ident_users[rows["c"].to_numpy()]))
+    best = rows.groupby(["g", "b"], sort=False)["spec"].max()
+    total = np.bincount(best.index.get_level_values(0).to_numpy(), weights=best.to_numpy(), minlength=G)
+    return total / np.maximum(np.bincount(mg, minlength=G), 1), rows.reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------
+# Calibration and combination.
+
+
+def strength_from_z(z: np.ndarray) -> np.ndarray:
+    """Map a distance from the null (in robust spreads) to a 0..1 strength: 0 up to 3, 1 from 5.
+
+    Three spreads, not two: a dozen signals are read on thousands of
+    proposed groups, and two-spread coincidences are common among them.
+    """
+    return np.clip((np.asarray(z, dtype=np.float64) - 3.0) / 2.0, 0.0, 1.0)
+
+
+def combine_lines(lines: np.ndarray) -> np.ndarray:
+    """Ordered weighted average of line strengths (rows: rings, columns: lines).
+
+    The strongest line counts 0.30, the second 0.50, the third 0.20: one line
+    alone scores at most 0.3, and a flag (0.5) needs a second line of at least 0.4.
+
+    Examples
+    --------
+    >>> combine_lines(np.array([[1.0, 0, 0, 0, 0], [1.0, 1.0, 0, 0, 0]])).round(2).tolist()
+    [0.3, 0.8]
+    """
+    ordered = -np.sort(-np.asarray(lines, dtype=np.float64), axis=1)
+    w = np.zeros(ordered.shape[1])
+    w[: len(LINE_WEIGHTS)] = LINE_WEIGHTS[: ordered.shape[1]]
+    return ordered @ w
+
+
+def _nan_quantile(a: np.ndarray, q: float) -> np.ndarray:
+    """Row-wise linear-interpolation quantile ignoring NaN (NaN for rows with no value)."""
+    srt = np.sort(a, axis=1)  # NaN sorts last
+    n = np.isfinite(a).sum(axis=1)
+    pos = q * np.maximum(n - 1, 0)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, np.maximum(n - 1, 0))
+    rows = np.arange(a.shape[0])
+    val = srt[rows, lo] + (srt[rows, hi] - srt[rows, lo]) * (pos - lo)
+    return np.where(n > 0, val, np.nan)
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    return np.log(p / (1.0 - p))
+
+
+def _null_strength(
+    sig: Signal, v: np.ndarray, n: np.ndarray, R: int, k: int, sigma: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Strength of each ring's value against its ``k`` null groups, and the null's median (raw scale).
+
+    The distance is measured in a spread that adds the ring's own sampling
+    error (``se``: a share from a handful of orders is uncertain) to the
+    honest groups' real heterogeneity (``tau``: the null groups' spread less
+    their own sampling error), never below the signal's floor.
+    """
+    ring_v, ring_n = v[:R], n[:R]
+    null_v, null_n = v[R:].reshape(R, k), n[R:].reshape(R, k)
+    raw_median = _nan_quantile(null_v, 0.5)
+    enough = np.isfinite(null_v).sum(axis=1) >= 4
+    pooled = np.nanmedian(v[R:]) if np.isfinite(v[R:]).any() else 0.0
+    null_n = np.where(np.isfinite(null_v), null_n, np.nan)
+    if sig.kind == "share":
+        n_typ = np.nan_to_num(_nan_quantile(null_n, 0.5), nan=1.0)
+        eps = 0.5 / (n_typ + 1.0)
+        p0 = np.clip(np.where(enough, raw_median, pooled), eps, 1.0 - eps)
+        center = _logit(p0)
+        null_scaled = _logit((null_v * null_n + 0.5) / (null_n + 1.0))
+        x = _logit((ring_v * ring_n + 0.5) / (ring_n + 1.0))
+        se = 1.0 / np.sqrt((ring_n + 1.0) * p0 * (1.0 - p0))
+        null_se2 = _nan_quantile(1.0 / ((null_n + 1.0) * (p0 * (1.0 - p0))[:, None]), 0.5)
+    else:
+        center = np.where(enough, raw_median, pooled)
+        null_scaled = null_v
+        x = ring_v
+        se = sigma / np.sqrt(np.maximum(ring_n, 1.0))
+        null_se2 = _nan_quantile(sigma**2 / np.maximum(null_n, 1.0), 0.5)
+    iqr = _nan_quantile(null_scaled, 0.75) - _nan_quantile(null_scaled, 0.25)
+    tau2 = np.where(enough, np.maximum((np.nan_to_num(iqr) / 1.349) ** 2 - np.nan_to_num(null_se2), 0.0), 0.0)
+    spread = np.maximum(np.sqrt(tau2 + se**2), sig.floor)
+    z = sig.direction * (x - center) / spread
+    return np.where(np.isfinite(z), strength_from_z(z), np.nan), raw_median
+
+
+def _reference_strength(sig: Signal, v: np.ndarray, n: np.ndarray, ref: float, sigma: float) -> np.ndarray:
+    """Strength against the whole population's reference (no null groups): only the ring's
+    own sampling error and the floor make the spread. Used to screen rings cheaply."""
+    if sig.kind == "share":
+        p0 = min(max(ref, 1e-6), 1 - 1e-6)
+        x = _logit((v * n + 0.5) / (n + 1.0))
+        spread = np.maximum(1.0 / np.sqrt((n + 1.0) * p0 * (1.0 - p0)), sig.floor)
+        z = sig.direction * (x - _logit(np.float64(p0))) / spread
+    else:
+        z = sig.direction * (v - ref) / np.maximum(sigma / np.sqrt(np.maximum(n, 1.0)), sig.floor)
+    return np.where(np.isfinite(z), strength_from_z(z), np.nan)
+
+
+def _lines(strengths: dict[str, np.ndarray], R: int) -> np.ndarray:
+    """Line strengths: the noisy-OR of their signals; a supporting line is capped at
+    the second strongest main line (it corroborates a case, it never makes one)."""
+    lines = np.zeros((R, len(LINES)))
+    for name, st in strengths.items():
+        li = LINES.index(_BY_NAME[name].line)
+        lines[:, li] = 1.0 - (1.0 - lines[:, li]) * (1.0 - np.nan_to_num(st))
+    main = [i for i, line in enumerate(LINES) if line not in SUPPORTING_LINES]
+    second = -np.sort(-lines[:, main], axis=1)[:, 1]
+    for line in SUPPORTING_LINES:
+        li = LINES.index(line)
+        lines[:, li] = np.minimum(lines[:, li], second)
+    return lines
+
+
+def _could_show_two_lines(pop: Population, m: _Measured, R: int) -> np.ndarray:
+    """Rings that could show two lines of evidence, judged against population references.
+
+    Signals that only random groups can calibrate (bursts, templated texts)
+    are left out here, so the screen passes a ring when its second line
+    reaches half of :data:`MIN_LINE` on the rest.
+    """
+    strengths = {}
+    for name, v in m.values.items():
+        sig = _BY_NAME[name]
+        if sig.calibration == "surprise":
+            strengths[name] = np.clip(m.surprise[name] / SURPRISE_FULL, 0.0, 1.0)
+        elif name in pop.reference:
+            strengths[name] = _reference_strength(sig, v[:R], m.counts[name][:R], pop.reference[name], pop.spread.get(name, 0.0))
+    second = -np.sort(-_lines(strengths, R), axis=1)[:, 1]
+    return second >= MIN_LINE / 2
+
+
+def _null_members(
+    pop: Population, mg: np.ndarray, mb: np.ndarray, R: int, k: int, exclude: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Random groups matching each ring's size and members' activity.
+
+    Null group ``R + r * k + j`` replaces every member of ring ``r`` by a random
+    buyer with about as many orders (same power-of-two bucket), drawn from
+    buyers not in ``exclude``. A bucket with fewer than :data:`MIN_POOL` such
+    buyers borrows its neighbours' (rings are often the most active
+    accounts), and as a last resort its own excluded buyers.
+    """
+    bucket = np.floor(np.log2(np.maximum(np.diff(pop.indptr), 1))).astype(np.int64)
+    pools: list[np.ndarray] = []
+    for b in range(int(bucket.max()) + 1):
+        pool = np.flatnonzero(~exclude & (bucket == b))
+        if len(pool) < MIN_POOL:
+            pool = np.flatnonzero(~exclude & (np.abs(bucket - b) <= 1))
+        if len(pool) < MIN_POOL:
+            pool = np.flatnonzero(bucket == b)
+        pools.append(pool)
+    slot_bucket = np.tile(bucket[mb], k)
+    slot_group = R + np.tile(mg, k) * k + np.repeat(np.arange(k), len(mg))
+    draws = rng.random(len(slot_bucket))
+    picked = np.empty(len(slot_bucket), np.int64)
+    for b in np.unique(slot_bucket):
+        sel = slot_bucket == b
+        picked[sel] = pools[b][(draws[sel] * len(pools[b])).astype(np.int64)]
+    frame = pd.DataFrame({"g": slot_group, "b": picked}).drop_duplicates().sort_values(["g", "b"], kind="stable")
+    return frame["g"].to_numpy(np.int64), frame["b"].to_numpy(np.int64)
+
+
+# ---------------------------------------------------------------------------
+# The result.
+
+
+@dataclass
+class Evidence:
+    """What :func:`evaluate` found about each kept ring.
+
+    Position ``i`` in every array and the ``ring`` column ``i`` of the tables
+    describe ``rings[index[i]]`` of the list given to :func:`evaluate`.
+
+    Attributes
+    ----------
+    index : np.ndarray
+        Positions of the kept rings in the evaluated list.
+    rings : list[Ring]
+        The kept rings as measured: members the ring's activity does not
+        include (no order at its targets) are trimmed.
+    scores : np.ndarray
+        0..1 per ring.
+    types : list[str]
+        ``brushing`` or ``malicious_buyers`` per ring.
+    top_signals : list[list[str]]
+        Up to three signal names carrying most of each score.
+    lines : pd.DataFrame
+        Strength of each line of evidence per ring (columns :data:`LINES`).
+    signals : pd.DataFrame
+        ``ring, signal, value, strength, weight, explanation``: value in the
+        unit the explanation names, weight = share of the ring's score the
+        signal carries. Detector rows (``identity`` ...) carry no weight.
+    targets : list[list[str]]
+        Target seller ids per ring, most orders first.
+    members : pd.DataFrame
+        ``ring, buyer_id, member_score`` for every member buyer.
+    identifiers : pd.DataFrame
+        ``ring, kind, key, member_score``: identifiers shared by two or more
+        members and used mostly by the ring (member_score = share of its
+        users inside the ring).
+    n_orders, n_sellers : np.ndarray
+        Orders the members placed and distinct sellers they placed them with.
+    first_order_at, last_order_at : np.ndarray
+        Epoch seconds of the members' first and last orders.
+    summaries : list[str]
+        One plain-language sentence per ring.
+    """
+
+    index: np.ndarray
+    rings: list[Ring]
+    scores: np.ndarray
+    types: list[str]
+    top_signals: list[list[str]]
+    lines: pd.DataFrame
+    signals: pd.DataFrame
+    targets: list[list[str]]
+    members: pd.DataFrame
+    identifiers: pd.DataFrame
+    n_orders: np.ndarray
+    n_sellers: np.ndarray
+    first_order_at: np.ndarray
+    last_order_at: np.ndarray
+    summaries: list[str]
+
+    @classmethod
+    def empty(cls) -> Evidence:
+        none = np.zeros(0, np.int64)
+        return cls(
+            index=none, rings=[], scores=np.zeros(0), types=[], top_signals=[], lines=pd.DataFrame(columns=list(LINES)),
+            signals=pd.DataFrame(columns=["ring", "signal", "value", "strength", "weight", "explanation"]),
+            targets=[], members=pd.DataFrame(columns=["ring", "buyer_id", "member_score"]),
+            identifiers=pd.DataFrame(columns=["ring", "kind", "key", "member_score"]),
+            n_orders=none, n_sellers=none, first_order_at=none, last_order_at=none, summaries=[],
+        )
+
+
+def evaluate(
+    pop: Population,
+    rings: Sequence[Ring],
+    *,
+    exclude: np.ndarray | None = None,
+    min_score: float = 0.0,
+    n_null: int = 32,
+    null_budget: int = 1_500_000,
+    seed: int = 0,
+) -> Evidence:
+    """Measure, calibrate, type, score and explain rings.
+
+    Parameters
+    ----------
+    pop : Population
+        From :func:`prepare`.
+    rings : sequence of Ring
+        Assembled rings (:func:`graph.rings.assemble`).
+    exclude : np.ndarray of bool, optional
+        Buyers (by code) that may not serve in null groups: those a detector
+        proposed. Defaults to the rings' members.
+    min_score : float, default 0.0
+        Rings scoring below this, or with fewer than two lines of evidence of
+        strength :data:`MIN_LINE`, are left out of the result (not explained).
+    n_null : int, default 32
+        Null groups per ring (fewer, but at least 12, when more than
+        ``null_budget`` order rows would be measured).
+    null_budget : int, default 1_500_000
+        Most (group, order) rows measured for the null groups.
+    seed : int, default 0
+        Seed of the null groups' draws.
+
+    Returns
+    -------
+    Evidence
+        For the rings scoring at least ``min_score``; ``Evidence.index`` maps
+        them back to positions in ``rings``.
+
+    Examples
+    --------
+    >>> ev = evaluate(prepare(orders), assemble(candidates))  # doctest: +SKIP
+    >>> ev.scores, ev.types, ev.top_signals  # doctest: +SKIP
+    """
+    if exclude is None:
+        exclude = pop.buyer_mask(b for r in rings for b in r.buyers)
+
+    R = len(rings)
+    if R == 0:
+        return Evidence.empty()
+    mg, mb = _members(pop, rings)
+    ring_rows = int(np.diff(pop.indptr)[mb].sum())
+    k = int(max(12, min(n_null, null_budget // max(ring_rows, 1))))
+    ng, nb = _null_members(pop, mg, mb, R, k, exclude, np.random.default_rng(seed))
+    m = _measure(pop, np.concatenate([mg, ng]), np.concatenate([mb, nb]), R + R * k, R)
+
+    strengths: dict[str, np.ndarray] = {}
+    null_median: dict[str, np.ndarray] = {}
+    for name, v in m.values.items():
+        sig = _BY_NAME[name]
+        if sig.calibration == "surprise":
+            strengths[name] = np.clip(m.surprise[name] / SURPRISE_FULL, 0.0, 1.0)
+            null_median[name] = np.full(R, np.nan)
+        else:
+            strengths[name], null_median[name] = _null_strength(sig, v, m.counts[name], R, k, pop.spread.get(name, 0.0))
+
+    lines = _lines(strengths, R)
+    scores = np.clip(combine_lines(lines), 0.0, 1.0)
+    # One line of evidence alone (a household sharing a laptop) does not make a ring.
+    n_lines = (lines >= MIN_LINE).sum(axis=1)
+    keep = np.flatnonzero((scores >= min_score) & (n_lines >= 2))
+    if not len(keep):
+        return Evidence.empty()
+    weights = _weights(strengths, lines, scores)
+    types = _types(strengths, R)
+
+    # From here on only the kept rings: position i describes rings[keep[i]].
+    pos = np.full(R, -1, np.int64)
+    pos[keep] = np.arange(len(keep))
+    rows = m.rows[pos[m.rows["g"].to_numpy()] >= 0]
+    rows = rows.assign(g=pos[rows["g"].to_numpy()])
+    link = m.link[pos[m.link["g"].to_numpy(np.int64)] >= 0] if not m.link.empty else m.link
+    link = link.assign(g=pos[link["g"].to_numpy(np.int64)]) if not link.empty else link
+    tg = m.targets[pos[m.targets["g"].to_numpy()] >= 0]
+    tg = tg.assign(g=pos[tg["g"].to_numpy()]).sort_values(["g", "orders", "seller"], ascending=[True, False, True])
+    targets: list[list[str]] = [[] for _ in keep]
+    for gi, grp in tg.groupby("g", sort=True):
+        targets[int(gi)] = [str(x) for x in pop.seller_ids[grp["seller"].to_numpy()]]
+    kept_rings = [rings[i] for i in keep]
+    sub = {name: a[keep] for name, a in strengths.items()}
+    signals, top = _explain(
+        pop, kept_rings, keep, m, sub, {n: w[keep] for n, w in weights.items()},
+        {n: a[keep] for n, a in null_median.items()}, targets, rows, link,
+    )
+    g = rows["g"].to_numpy()
+    times = pop.o_time[rows["order"].to_numpy()]
+    first = np.full(len(keep), np.iinfo(np.int64).max)
+    last = np.full(len(keep), np.iinfo(np.int64).min)
+    np.minimum.at(first, g, times)
+    np.maximum.at(last, g, times)
+    n_orders = np.bincount(g, minlength=len(keep)).astype(np.int64)
+    kept_types = [types[i] for i in keep]
+    return Evidence(
+        index=keep,
+        rings=kept_rings,
+        scores=scores[keep],
+        types=kept_types,
+        top_signals=top,
+        lines=pd.DataFrame(lines[keep], columns=list(LINES)),
+        signals=signals,
+        targets=targets,
+        members=_member_scores(pop, kept_rings, rows, link),
+        identifiers=_binding_identifiers(pop, link),
+        n_orders=n_orders,
+        n_sellers=m.info["n_sellers"][keep].astype(np.int64),
+        first_order_at=first,
+        last_order_at=last,
+        summaries=[
+            _summary(r, t, float(sc), tp, tgt, int(n))
+            for r, t, sc, tp, tgt, n in zip(kept_rings, kept_types, scores[keep], top, targets, n_orders, strict=True)
+        ],
+    )
+
+
+def _members(pop: Population, rings: Sequence[Ring]) -> tuple[np.ndarray, np.ndarray]:
+    """Membership pairs (ring position, buyer code); members without orders are left out."""
+    mg = np.repeat(np.arange(len(rings)), [r.n_buyers for r in rings]).astype(np.int64)
+    mb = pop.buyer_codes(b for r in rings for b in r.buyers)
+    return mg[mb >= 0], mb[mb >= 0]
+
+
+@dataclass
+class Screened:
+    """Rings worth calibrating, from :func:`screen`.
+
+    Attributes
+    ----------
+    rings : list[Ring]
+        Trimmed rings that have two members with orders and could show two
+        lines of evidence.
+    targets : list[list[str]]
+        Each ring's target sellers.
+    concentrated : np.ndarray of bool
+        Rings whose orders concentrate on their targets beyond chance after
+        the search (concentration strength at least 0.5).
+    n_screened_out : int
+        Rings dropped by the screen.
+    """
+
+    rings: list[Ring]
+    targets: list[list[str]]
+    concentrated: np.ndarray
+    n_screened_out: int
+
+
+def screen(pop: Population, rings: Sequence[Ring]) -> Screened:
+    """Trim members outside each ring's activity and keep the rings worth calibrating.
+
+    A member who never ordered from the ring's target shops is dropped:
+    identifiers attach it (a household sharing an address with one member),
+    the ring's activity does not. Then every ring is judged cheaply against
+    population references (no null groups); rings that could not show two
+    lines of evidence, and rings without two members who ordered, are
+    dropped. This keeps the costly calibration proportional to the plausible
+    rings, not to the thousands of households identity linkage proposes.
+
+    Parameters
+    ----------
+    pop : Population
+    rings : sequence of Ring
+
+    Returns
+    -------
+    Screened
+    """
+    rings = _trim(pop, rings)
+    mg, mb = _members(pop, rings)
+    R = len(rings)
+    m = _measure(pop, mg, mb, R, R)
+    ok = (np.bincount(mg, minlength=R) >= 2) & _could_show_two_lines(pop, m, R)
+    targets: list[list[str]] = [[] for _ in range(R)]
+    tg = m.targets.sort_values(["g", "orders", "seller"], ascending=[True, False, True])
+    for gi, grp in tg.groupby("g", sort=True):
+        targets[int(gi)] = [str(x) for x in pop.seller_ids[grp["seller"].to_numpy()]]
+    conc = m.surprise["target_concentration"] >= SURPRISE_FULL / 2
+    keep = np.flatnonzero(ok)
+    return Screened(
+        rings=[rings[i] for i in keep],
+        targets=[targets[i] for i in keep],
+        concentrated=conc[keep],
+        n_screened_out=R - len(keep),
+    )
+
+
+def _trim(pop: Population, rings: Sequence[Ring]) -> list[Ring]:
+    """Drop members who never ordered from their ring's target shops (rings without targets stay whole)."""
+    mg, mb = _members(pop, rings)
+    m = _measure(pop, mg, mb, len(rings), len(rings))
+    at_target = m.rows.groupby(["g", "buyer"], sort=True)["target"].any()
+    has_target = np.bincount(m.targets["g"].to_numpy(np.int64), minlength=len(rings)) > 0
+    g = at_target.index.get_level_values(0).to_numpy(np.int64)
+    out_rows = at_target[has_target[g] & ~at_target.to_numpy()]
+    if out_rows.empty and not has_target.any():
+        return list(rings)
+    drop: dict[int, set[str]] = {}
+    for gi, b in zip(out_rows.index.get_level_values(0), out_rows.index.get_level_values(1), strict=True):
+        drop.setdefault(int(gi), set()).add(str(pop.buyer_ids[b]))
+    ordered = set(zip(g.tolist(), pop.buyer_ids[at_target.index.get_level_values(1).to_numpy(np.int64)].tolist()))
+    out = []
+    for i, ring in enumerate(rings):
+        gone = drop.get(i, set())
+        if has_target[i]:  # members without any order cannot have ordered from the targets either
+            gone = gone | {b for b in ring.buyers if (i, b) not in ordered}
+        if gone:
+            keep = [b for b in ring.buyers if b not in gone]
+            ring = dataclasses.replace(ring, buyers=keep, support={b: ring.support.get(b, 1) for b in keep})
+        out.append(ring)
+    return out
+
+
+def _weights(strengths: dict[str, np.ndarray], lines: np.ndarray, scores: np.ndarray) -> dict[str, np.ndarray]:
+    """Share of the score each signal carries: its line's weighted part, split by ``-log(1 - s)``."""
+    R = len(scores)
+    rank = np.argsort(-lines, axis=1, kind="stable")
+    rank_w = np.zeros_like(lines)
+    for p, w in enumerate(LINE_WEIGHTS[: lines.shape[1]]):
+        rank_w[np.arange(R), rank[:, p]] = w
+    part = rank_w * lines
+    mass = {n: -np.log1p(-np.clip(np.nan_to_num(s), 0.0, 1 - 1e-9)) for n, s in strengths.items()}
+    line_mass = np.zeros_like(lines)
+    for n, ms in mass.items():
+        line_mass[:, LINES.index(_BY_NAME[n].line)] += ms
+    out = {}
+    for n, ms in mass.items():
+        li = LINES.index(_BY_NAME[n].line)
+        share = np.where(line_mass[:, li] > 0, ms / np.maximum(line_mass[:, li], 1e-12), 0.0)
+        out[n] = np.where(scores > 0, share * part[:, li] / np.maximum(scores, 1e-12), 0.0)
+    return out
+
+
+def _types(strengths: dict[str, np.ndarray], R: int) -> list[str]:
+    """``malicious_buyers`` when abuse evidence toward the targets is present and outweighs
+    the evidence of boosting; else ``brushing`` (volume that boosts a shop)."""
+    toward = {"brushing": np.zeros(R), "malicious_buyers": np.zeros(R)}
+    for sig in SIGNALS:
+        if sig.points_to is not None and sig.name in strengths:
+            st = np.nan_to_num(strengths[sig.name])
+            toward[sig.points_to] = 1 - (1 - toward[sig.points_to]) * (1 - st)
+    mal, brush = toward["malicious_buyers"], toward["brushing"]
+    return ["malicious_buyers" if (a > 0 and a > b) else "brushing" for a, b in zip(mal, brush, strict=True)]
+
+
+def _member_scores(pop: Population, rings: Sequence[Ring], rows: pd.DataFrame, link: pd.DataFrame) -> pd.DataFrame:
+    """How much each member takes part: the share of its orders at the targets, the
+    specificity of what it shares with other members, and how many angles saw it."""
+    part = rows.groupby(["g", "buyer"], sort=True)["target"].mean().rename("target").to_frame()
+    part["link"] = 0.0
+    if not link.empty:
+        best = link.groupby(["g", "b"])["spec"].max().rename_axis(["g", "buyer"])
+        part["link"] = best.reindex(part.index).fillna(0.0).to_numpy()
+    gi = part.index.get_level_values(0).to_numpy(np.int64)
+    ids = pop.buyer_ids[part.index.get_level_values(1).to_numpy(np.int64)].astype(str)
+    seen = np.array([rings[g].support.get(b, 1) / max(len(rings[g].candidates), 1) for g, b in zip(gi, ids, strict=True)])
+    target = part["target"].to_numpy(np.float64)
+    score = 1.0 - (1.0 - target) * (1.0 - part["link"].to_numpy(np.float64)) * (1.0 - 0.5 * seen)
+    members = pd.DataFrame({"ring": gi, "buyer_id": ids, "member_score": np.round(np.clip(score, 0, 1), 6)})
+    # Members without orders (known from the buyers table only) still belong to their ring.
+    have = set(zip(members["ring"].tolist(), members["buyer_id"].tolist(), strict=True))
+    missing = [(g, b) for g, r in enumerate(rings) for b in r.buyers if (g, b) not in have]
+    if missing:
+        extra = pd.DataFrame({"ring": [g for g, _ in missing], "buyer_id": [b for _, b in missing], "member_score": 0.0})
+        members = pd.concat([members, extra], ignore_index=True)
+    return members.sort_values(["ring", "buyer_id"], kind="stable").reset_index(drop=True)
+
+
+def _binding_identifiers(pop: Population, link: pd.DataFrame) -> pd.DataFrame:
+    if link.empty:
+        return pd.DataFrame({"ring": [], "kind": [], "key": [], "member_score": []})
+    lk = link.drop_duplicates(["g", "c"])
+    share = lk["n"].to_numpy() / pop.ident_users[lk["c"].to_numpy(np.int64)]
+    keep = share >= 0.5  # used mostly by the ring: it binds the ring rather than a neighbourhood
+    lk = lk[keep]
+    codes = lk["c"].to_numpy(np.int64)
+    out = pd.DataFrame({
+        "ring": lk["g"].to_numpy(np.int64),
+        "kind": pop.ident_kind[codes].astype(str),
+        "key": pop.ident_key[codes].astype(str),
+        "member_score": np.round(share[keep], 6),
+    })
+    return out.sort_values(["ring", "kind", "key"], kind="stable").reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------
+# Plain-language explanations.
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f}%" if math.isfinite(x) else "n/a"
+
+
+def _duration(hours: float) -> str:
+    if not math.isfinite(hours):
+        return "n/a"
+    return f"{hours * 60:.0f} min" if hours < 1 else (f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} days")
+
+
+def _explain(pop, rings, index, m: _Measured, strengths, weights, null_median, targets, rows, link):
+    """One row per (ring, signal) with its number and a sentence an analyst can check.
+
+    ``rings``, ``strengths`` ... describe the kept rings; ``index`` their
+    positions among all measured groups.
+    """
+    R = len(rings)
+    link_text = _link_descriptions(pop, link)
+    reasons = _top_refund_reason(pop, rows)
+    info = {name: a[index] for name, a in m.info.items()}
+    counts = {name: a[index] for name, a in m.counts.items()}
+    values = {name: a[index] for name, a in m.values.items()}
+    n_rows = counts["target_concentration"]
+
+    def sentence(name: str, r: int, v: float, null: float) -> tuple[float, str]:
+        n = int(counts[name][r])
+        k = len(targets[r])
+        shops = f"{k} target shop{'s' if k != 1 else ''}"
+        vs = f" (similar random groups: {_pct(null)})"
+        if name == "target_concentration":
+            return v, (
+                f"{_pct(v)} of the ring's {int(n_rows[r])} orders went to {shops}, where they made up "
+                f"{_pct(info['target_dominance'][r])} of all orders (the shops' popularity predicts "
+                f"{info['target_expected'][r]:.1f} of them){vs}"
+            )
+        if name == "lockstep":
+            w = info["lockstep_width"][r] or "hour"
+            return v, (
+                f"{_pct(info['lockstep_observed'][r])} of the ring's orders to its targets were placed in the same {w} "
+                f"as another member's order at the same shop, over {int(info['lockstep_windows'][r])} separate {w}s "
+                f"(chance predicts {_pct(info['lockstep_expected'][r])}; the busiest {w} left out){vs}"
+            )
+        if name == "shared_identifiers":
+            return v, link_text.get(r, "no member shares an identifier with another member")
+        if name == "fast_confirmation":
+            return math.expm1(v), (
+                f"receipt was confirmed a typical {_duration(math.expm1(v))} after delivery over {n} orders "
+                f"(similar random groups: {_duration(math.expm1(null))})"
+            )
+        if name == "account_age":
+            return math.expm1(v), (
+                f"accounts were a typical {math.expm1(v):.0f} days old when ordering "
+                f"(similar random groups: {math.expm1(null):.0f} days)"
+            )
+        if name == "low_credit":
+            c = v * pop.credit_scale
+            return c, f"members' mean credit level is {c:.1f} (similar random groups: {null * pop.credit_scale:.1f})"
+        if name == "refunds":
+            why = f"; most common reason: \"{reasons[r]}\"" if r in reasons else ""
+            return v, f"{_pct(v)} of the ring's {n} orders to its targets were refunded{why}" + vs
+        text = {
+            "repeat_purchases": f"{_pct(v)} of the ring's {n} orders repeat an item the same account had already bought",
+            "silent_orders": f"{_pct(v)} of the ring's {n} orders had no chat with the seller",
+            "off_price_orders": f"{_pct(v)} of the ring's {n} orders paid less than half or more than twice the listed price",
+            "five_star_reviews": f"{_pct(v)} of the ring's {n} ratings were five stars",
+            "low_star_reviews": f"{_pct(v)} of the ring's {n} ratings of its targets were one or two stars",
+            "templated_reviews": f"{_pct(v)} of the ring's {n} reviews repeat a text another member also wrote",
+            "waybill_reuse": f"{_pct(v)} of the ring's {n} waybills were also used on another order",
+            "missing_waybill": f"{_pct(v)} of the ring's {n} shipped orders carry no waybill",
+            "empty_parcels": f"{_pct(v)} of the ring's {n} parcels weighed under a fifth of what the same item usually weighs",
+            "unverified_accounts": f"{_pct(v)} of the ring's {n} accounts are not real-name verified",
+        }[name]
+        return v, text + vs
+
+    out = []
+    for name, st in strengths.items():
+        v, med = values[name].tolist(), null_median[name].tolist()
+        st, wt = np.nan_to_num(st).tolist(), weights[name].tolist()
+        for r in np.flatnonzero(np.isfinite(values[name])).tolist():
+            shown, text = sentence(name, r, v[r], med[r])
+            out.append((r, name, shown, st[r], wt[r], text))
+    for r, ring in enumerate(rings):
+        for method, st in ring.strengths.items():
+            out.append((r, method, float(st), float(st), 0.0, _method_text(method, st)))
+    frame = pd.DataFrame(out, columns=["ring", "signal", "value", "strength", "weight", "explanation"])
+    for col in ("value", "strength", "weight"):
+        frame[col] = frame[col].astype(np.float64).round(6)
+    frame = frame.sort_values(["ring", "weight", "strength", "signal"], ascending=[True, False, False, True], kind="stable")
+    top: list[list[str]] = [[] for _ in range(R)]
+    for r, grp in frame[frame["weight"] >= 0.05].groupby("ring", sort=True):
+        top[int(r)] = grp["signal"].head(3).tolist()
+    return frame.reset_index(drop=True), top
+
+
+def _method_text(method: str, s: float) -> str:
+    return {
+        "identity": f"proposed by identity linkage: members bound by shared identifiers (detector strength {s:.2f})",
+        "dense_block": f"proposed by dense-block peeling (FRAUDAR): members order from the same shops far more densely than in random graphs (detector strength {s:.2f})",
+        "synchrony": f"proposed by synchrony: members order in lockstep across repeated windows (detector strength {s:.2f})",
+    }.get(method, f"proposed by {method} (detector strength {s:.2f})")
+
+
+def _link_descriptions(pop: Population, link: pd.DataFrame) -> dict[int, str]:
+    """Per ring: how many members share which kinds of identifiers, and how specific the best one is."""
+    if link.empty:
+        return {}
+    idents = link.drop_duplicates(["g", "c"])
+    codes = idents["c"].to_numpy(np.int64)
+    idents = idents.assign(kind=pop.ident_kind[codes], users=pop.ident_users[codes])
+    per_kind = idents.groupby(["g", "kind"], sort=True).size()
+    fewest = idents.groupby("g")["users"].min()
+    linked = link.groupby("g")["b"].nunique()
+    kinds: dict[int, list[str]] = {}
+    for (g, kind), n in per_kind.items():
+        kinds.setdefault(int(g), []).append(f"{n} {kind}{'s' if n != 1 and not kind.endswith('s') else ''}")
+    out = {}
+    for g, n_linked in linked.items():
+        users = int(fewest[g])
+        out[int(g)] = (
+            f"{n_linked} members share {', '.join(kinds[int(g)])} with other members; "
+            f"the most specific is used by {users} account{'s' if users != 1 else ''} in all"
+        )
+    return out
+
+
+def _top_refund_reason(pop: Population, rows: pd.DataFrame) -> dict[int, str]:
+    if pop.refund_reason is None:
+        return {}
+    codes, labels = pop.refund_reason
+    rows = rows.assign(reason=codes[rows["order"].to_numpy()])
+    rows = rows[rows["reason"] >= 0]
+    if rows.empty:
+        return {}
+    counts = rows.groupby(["g", "reason"]).size().reset_index(name="n")
+    counts = counts.sort_values(["g", "n", "reason"], ascending=[True, False, True]).drop_duplicates("g")
+    return {int(g): str(labels[c]) for g, c in zip(counts["g"], counts["reason"], strict=True)}
+
+
+def _summary(ring: Ring, rtype: str, score: float, top: list[str], targets: list[str], n_orders: int) -> str:
+    kind = "brushing ring" if rtype == "brushing" else "group of coordinated malicious buyers"
+    tgt = ""
+    if targets:
+        tgt = f" targeting {', '.join(targets[:3])}" + (f" and {len(targets) - 3} more" if len(targets) > 3 else "")
+    why = f"; strongest signals: {', '.join(s.replace('_', ' ') for s in top)}" if top else ""
+    return f"Possible {kind}: {ring.n_buyers} accounts, {n_orders} orders{tgt} (score {score:.2f}){why}."
