@@ -57,6 +57,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -83,6 +84,7 @@ __all__ = [
     "evaluate",
     "combine_lines",
     "strength_from_z",
+    "z_threshold",
     "poisson_surprise",
 ]
 
@@ -97,6 +99,12 @@ LINE_WEIGHTS: tuple[float, ...] = (0.30, 0.50, 0.20)
 # Lines that corroborate but never make one of the two lines a case needs: they
 # count at most as much as the second strongest main line.
 SUPPORTING_LINES: tuple[str, ...] = ("accounts",)
+# Chance that any signal of any proposed group reaches strength by coincidence alone.
+FAMILY_ERROR = 0.05
+# Members' mean identifier specificity (1 = shared with one other account only) above
+# what random groups show at which linkage is at full strength: on average every
+# member shares an identifier with at most about three other accounts.
+LINK_FULL = 0.5
 # A line at least this strong counts as a line of evidence; a ring needs two to be kept.
 MIN_LINE = 0.2
 # Chance never predicts fewer than this many events: two related accounts meeting once
@@ -126,8 +134,10 @@ class Signal:
         Name as published in ``top_signals`` and ``ring_evidence``.
     line : str
         The line of evidence it belongs to (:data:`LINES`).
-    calibration : {"null", "surprise"}
-        Against random look-alike groups, or as a surprise after the search.
+    calibration : {"null", "surprise", "direct"}
+        Against random look-alike groups, as a surprise after the search, or
+        directly (a measure whose random-group value is nil, see
+        :data:`LINK_FULL`).
     kind : {"share", "value"}
         A share of observations (compared on the log-odds scale) or a number
         already on a comparable scale (logs of hours and days, credit units).
@@ -149,7 +159,7 @@ class Signal:
 
 
 SIGNALS: tuple[Signal, ...] = (
-    Signal("shared_identifiers", "linkage", kind="value", floor=0.1),
+    Signal("shared_identifiers", "linkage", calibration="direct", kind="value"),
     Signal("target_concentration", "coordination", calibration="surprise"),
     Signal("repeat_purchases", "coordination"),
     Signal("lockstep", "lockstep", calibration="surprise"),
@@ -463,8 +473,6 @@ def prepare(
         pop.spread["low_credit"] = 2.0  # the scaled credit's spread, by construction of credit_scale
     if pop.buyer_unverified is not None:
         pop.reference["unverified_accounts"] = float(np.nanmean(pop.buyer_unverified))
-    if pop.ident_code is not None:
-        pop.reference["shared_identifiers"] = 0.0
     pop.available = tuple(s.name for s in SIGNALS if s.name in avail)
     return pop
 
@@ -746,13 +754,24 @@ def _linkage(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int) -> tuple[n
 # Calibration and combination.
 
 
-def strength_from_z(z: np.ndarray) -> np.ndarray:
-    """Map a distance from the null (in robust spreads) to a 0..1 strength: 0 up to 3, 1 from 5.
+def strength_from_z(z: np.ndarray, start: float = 3.0) -> np.ndarray:
+    """Map a distance from the null (in robust spreads) to a 0..1 strength: 0 up to ``start``, 1 two spreads beyond."""
+    return np.clip((np.asarray(z, dtype=np.float64) - start) / 2.0, 0.0, 1.0)
 
-    Three spreads, not two: a dozen signals are read on thousands of
-    proposed groups, and two-spread coincidences are common among them.
+
+def z_threshold(n_tests: int, alpha: float = FAMILY_ERROR) -> float:
+    """One-sided normal quantile that ``n_tests`` chance readings exceed with probability ``alpha`` (Bonferroni).
+
+    Every signal is read on every group the detectors proposed: with
+    thousands of households and a dozen signals, three-spread coincidences
+    are expected, so a signal starts to count only beyond this distance.
+
+    Examples
+    --------
+    >>> round(z_threshold(1), 2), round(z_threshold(40_000), 2)
+    (1.64, 4.56)
     """
-    return np.clip((np.asarray(z, dtype=np.float64) - 3.0) / 2.0, 0.0, 1.0)
+    return max(3.0, statistics.NormalDist().inv_cdf(1.0 - alpha / max(int(n_tests), 1)))
 
 
 def combine_lines(lines: np.ndarray) -> np.ndarray:
@@ -789,14 +808,15 @@ def _logit(p: np.ndarray) -> np.ndarray:
 
 
 def _null_strength(
-    sig: Signal, v: np.ndarray, n: np.ndarray, R: int, k: int, sigma: float
+    sig: Signal, v: np.ndarray, n: np.ndarray, R: int, k: int, sigma: float, start: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Strength of each ring's value against its ``k`` null groups, and the null's median (raw scale).
 
     The distance is measured in a spread that adds the ring's own sampling
     error (``se``: a share from a handful of orders is uncertain) to the
     honest groups' real heterogeneity (``tau``: the null groups' spread less
-    their own sampling error), never below the signal's floor.
+    their own sampling error), never below the signal's floor; the strength
+    starts at ``start`` spreads (:func:`z_threshold`).
     """
     ring_v, ring_n = v[:R], n[:R]
     null_v, null_n = v[R:].reshape(R, k), n[R:].reshape(R, k)
@@ -823,7 +843,7 @@ def _null_strength(
     tau2 = np.where(enough, np.maximum((np.nan_to_num(iqr) / 1.349) ** 2 - np.nan_to_num(null_se2), 0.0), 0.0)
     spread = np.maximum(np.sqrt(tau2 + se**2), sig.floor)
     z = sig.direction * (x - center) / spread
-    return np.where(np.isfinite(z), strength_from_z(z), np.nan), raw_median
+    return np.where(np.isfinite(z), strength_from_z(z, start), np.nan), raw_median
 
 
 def _reference_strength(sig: Signal, v: np.ndarray, n: np.ndarray, ref: float, sigma: float) -> np.ndarray:
@@ -866,6 +886,8 @@ def _could_show_two_lines(pop: Population, m: _Measured, R: int) -> np.ndarray:
         sig = _BY_NAME[name]
         if sig.calibration == "surprise":
             strengths[name] = np.clip(m.surprise[name] / SURPRISE_FULL, 0.0, 1.0)
+        elif sig.calibration == "direct":
+            strengths[name] = np.clip(v[:R] / LINK_FULL, 0.0, 1.0)
         elif name in pop.reference:
             strengths[name] = _reference_strength(sig, v[:R], m.counts[name][:R], pop.reference[name], pop.spread.get(name, 0.0))
     second = -np.sort(-_lines(strengths, R), axis=1)[:, 1]
@@ -986,6 +1008,7 @@ def evaluate(
     n_null: int = 32,
     null_budget: int = 1_500_000,
     seed: int = 0,
+    n_tested: int | None = None,
 ) -> Evidence:
     """Measure, calibrate, type, score and explain rings.
 
@@ -1008,6 +1031,10 @@ def evaluate(
         Most (group, order) rows measured for the null groups.
     seed : int, default 0
         Seed of the null groups' draws.
+    n_tested : int, optional
+        How many groups the detectors proposed (default: ``len(rings)``); with
+        the number of signals it sets where a signal starts to count
+        (:func:`z_threshold`).
 
     Returns
     -------
@@ -1028,6 +1055,7 @@ def evaluate(
         return Evidence.empty()
     mg, mb = _members(pop, rings)
     ring_rows = int(np.diff(pop.indptr)[mb].sum())
+    start = z_threshold(max(n_tested or R, R) * len(pop.available))
     k = int(max(12, min(n_null, null_budget // max(ring_rows, 1))))
     ng, nb = _null_members(pop, mg, mb, R, k, exclude, np.random.default_rng(seed))
     m = _measure(pop, np.concatenate([mg, ng]), np.concatenate([mb, nb]), R + R * k, R)
@@ -1039,8 +1067,13 @@ def evaluate(
         if sig.calibration == "surprise":
             strengths[name] = np.clip(m.surprise[name] / SURPRISE_FULL, 0.0, 1.0)
             null_median[name] = np.full(R, np.nan)
+        elif sig.calibration == "direct":
+            null_median[name] = np.nan_to_num(_nan_quantile(v[R:].reshape(R, k), 0.5))
+            strengths[name] = np.clip((v[:R] - null_median[name]) / LINK_FULL, 0.0, 1.0)
         else:
-            strengths[name], null_median[name] = _null_strength(sig, v, m.counts[name], R, k, pop.spread.get(name, 0.0))
+            strengths[name], null_median[name] = _null_strength(
+                sig, v, m.counts[name], R, k, pop.spread.get(name, 0.0), start
+            )
 
     lines = _lines(strengths, R)
     scores = np.clip(combine_lines(lines), 0.0, 1.0)

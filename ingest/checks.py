@@ -304,7 +304,9 @@ def parse_timestamps(values: pa.Array, tz: str = "UTC") -> pa.Array:
 
 
 def _numbers(values: pa.Array) -> tuple[pa.Array, pa.Array]:
-    if pa.types.is_integer(values.type) or pa.types.is_floating(values.type) or pa.types.is_decimal(values.type):
+    if pa.types.is_decimal(values.type):  # via text: pyarrow's direct cast rounds 29.90 to 29.900000000000002
+        values = pc.cast(values, pa.string())
+    if pa.types.is_integer(values.type) or pa.types.is_floating(values.type):
         numbers, given = pc.cast(values, pa.float64()), pc.is_valid(values)
     else:
         try:

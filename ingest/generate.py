@@ -40,7 +40,7 @@ from graph.errors import ConfigError
 from graph.progress import ProgressFn, report
 from ingest import generate_data as V
 
-__all__ = ["FORMATS", "GenerateResult", "RingPlan", "generate", "plan_rings"]
+__all__ = ["FORMATS", "LOOKALIKE_KINDS", "GenerateResult", "RingPlan", "generate", "plan_rings"]
 
 FORMATS: tuple[str, ...] = ("csv", "csv.gz", "parquet", "jsonl")
 
@@ -298,14 +298,14 @@ class _World:
     def __init__(self, n_orders: int, rng: np.random.Generator):
         self.rng = rng
         self.n_orders = n_orders
-        i8, i64, u64 = np.int8, np.int64, np.uint64
-        self.addresses = _Table(kind=i8, site=i64, bld=i64, unit=i64, room=i64, letter=i64, station=i64)
-        self.sites = _Table(district=i64, street=i64, no=i64, name=i64)
+        i8, i16, i32, i64, u64 = np.int8, np.int16, np.int32, np.int64, np.uint64
+        self.addresses = _Table(kind=i8, site=i32, bld=i16, unit=i16, room=i16, letter=i8, station=i8)
+        self.sites = _Table(district=i32, street=i32, no=i32, name=i32)
         self.devices = _Table(kind=i8, hi=u64, lo=u64)
         self.ips = _Table(ver=i8, hi=u64, lo=u64)
         self.phones = _Table(number=i64)
         self.payments = _Table(hi=u64, lo=u64)
-        self.persons = _Table(sur=i64, g1=i64, g2=i64)
+        self.persons = _Table(sur=i16, g1=i16, g2=i16)
         self._geography()
         self._sellers_and_items()
         self._buyers()
@@ -481,28 +481,27 @@ class _World:
         sizes = sizes[: np.searchsorted(np.cumsum(sizes), nb) + 1]
         sizes[-1] -= sizes.sum() - nb
         nh = len(sizes)
-        hh = np.repeat(np.arange(nh), sizes)
+        hh = np.repeat(np.arange(nh, dtype=np.int32), sizes)
         self.hh, self.hh_size = hh, sizes
         self.hh_main = np.cumsum(sizes) - sizes  # the first account of each household
         hh_city = rng.choice(len(_CITIES), nh, p=_CITY_POP / _CITY_POP.sum())
         city = hh_city[hh]
-        self.buyer_city = city
+        self.buyer_city = city.astype(np.int16)
         region = _CITY_REGION[city]
         family = sizes[hh] > 1
         kind = np.where(~family & (rng.random(nb) < 0.08), 2, np.where(rng.random(nb) < 0.42, 1, 0))
-        self.buyer_kind = kind  # 0 other, 1 office worker, 2 student
-        self.person = self.new_persons(nb)
+        self.person = self.new_persons(nb).astype(np.int32)
 
         # Addresses: home (slot 0), work or campus station (1), a relative's home or a community station (2).
         home = self.new_homes(hh_city)[hh]
-        addr = np.full((nb, 3), -1, np.int64)
+        addr = np.full((nb, 3), -1, np.int32)
         aw = np.zeros((nb, 3), np.uint8)
         addr[:, 0] = home
         aw[:, 0] = 100
-        self.company = np.full(nb, -1)
-        self.campus = np.full(nb, -1)
-        ip_start = np.zeros((nb, 3), np.int64)
-        ip_n = np.zeros((nb, 3), np.int64)
+        self.company = np.full(nb, -1, np.int32)
+        self.campus = np.full(nb, -1, np.int32)
+        ip_start = np.zeros((nb, 3), np.int32)
+        ip_n = np.zeros((nb, 3), np.int32)
         iw = np.zeros((nb, 3), np.uint8)
 
         # Office workers: colleagues share the office address and the company's egress IPs.
@@ -571,7 +570,7 @@ class _World:
         self.addr, self.addr_w = addr, aw
 
         # Devices: own phone, a second device for some, a shared family tablet or laptop.
-        dev = np.full((nb, 3), -1, np.int64)
+        dev = np.full((nb, 3), -1, np.int32)
         dw = np.zeros((nb, 3), np.uint8)
         dev[:, 0] = self.new_devices(nb)
         dw[:, 0] = 100
@@ -616,7 +615,7 @@ class _World:
         self.hh_ip0, self.hh_ipn = hip0, hipn
 
         # Phones and payment accounts: own, a second one for some, the family's shared one.
-        phone = np.full((nb, 3), -1, np.int64)
+        phone = np.full((nb, 3), -1, np.int32)
         pw = np.zeros((nb, 3), np.uint8)
         phone[:, 0] = self.new_phones(nb)
         pw[:, 0] = 100
@@ -629,7 +628,7 @@ class _World:
         pw[fam, 2] = rng.integers(30, 90, len(fam))
         self.phone, self.phone_w = phone, pw
 
-        pay = np.full((nb, 3), -1, np.int64)
+        pay = np.full((nb, 3), -1, np.int32)
         yw = np.zeros((nb, 3), np.uint8)
         pay[:, 0] = self.new_payments(nb)
         yw[:, 0] = 100
@@ -646,8 +645,8 @@ class _World:
         self.activity = _lognormal(rng, 1.0, 1.1, nb)
         loyal = np.flatnonzero(rng.random(nb) < 0.12)
         consumable = np.flatnonzero(_CAT_CONSUMABLE[self.item_cat] & ~self.item_virtual)
-        self.loyalty = np.zeros(nb)
-        self.fav_item = np.full(nb, -1, np.int64)
+        self.loyalty = np.zeros(nb, np.float32)
+        self.fav_item = np.full(nb, -1, np.int32)
         if len(consumable):
             p = self.item_pop[consumable] / self.item_pop[consumable].sum()
             self.fav_item[loyal] = rng.choice(consumable, len(loyal), p=p)
@@ -656,8 +655,7 @@ class _World:
         new = rng.random(nb) < 0.12
         age = np.minimum(_lognormal(rng, 4.0, 0.6, nb), 15)
         self.reg_abs = np.where(new, -1, START - (age * YEAR).astype(np.int64) - rng.integers(0, DAY, nb))
-        self.reg_gap = (_lognormal(rng, 3 * DAY, 1.2, nb)).astype(np.int64)
-        self.verified_p = np.where(new, 0.7, 0.93)
+        self.reg_gap = np.minimum(_lognormal(rng, 3 * DAY, 1.2, nb), YEAR).astype(np.int32)
         self.eligible = (~family) & (kind != 2) & (self.fav_item < 0)  # never in a look-alike group
         self.eligible[self.resold.ravel()] = False
 
@@ -1525,13 +1523,13 @@ class _Tally:
         self.phone_masked = np.zeros(1000 * 10**4, bool)  # prefix * 10^4 + last four digits
         self.payment = np.zeros(w.payments.n, bool)
         self.first_t = np.full(w.n_buyers, np.iinfo(np.int64).max)
-        self.n_orders = np.zeros(w.n_buyers, np.int64)
-        self.used = np.zeros(w.n_buyers, np.int64)
+        self.n_orders = np.zeros(w.n_buyers, np.int32)
+        self.used = np.zeros(w.n_buyers, np.int32)
         # The busiest carrier NAT IPs (first of the largest pools) are listed as look-alikes.
         pools = np.argsort(-w.nat_n.ravel(), kind="stable")[:4]
         self.nat_ips = w.nat0.ravel()[pools]
         self.nat = np.zeros((w.n_buyers, len(self.nat_ips)), bool)
-        self.fav = np.zeros(w.n_buyers, np.int64)
+        self.fav = np.zeros(w.n_buyers, np.int32)
 
     def add(self, f: dict[str, np.ndarray]) -> None:
         b = f["buyer"]
@@ -1691,8 +1689,16 @@ def _groups(keys: np.ndarray, members: np.ndarray, min_size: int) -> list[tuple[
     return [(int(k), members[a : a + c]) for k, a, c in zip(uniq, start, count) if c >= min_size]
 
 
-def _lookalikes(w: _World, tally: _Tally, gifts: list[dict], ring_member: np.ndarray) -> list[dict[str, Any]]:
-    """Honest groups that look dense, with the identifiers they share (honest members only)."""
+LOOKALIKE_KINDS: tuple[str, ...] = ("parcel_station", "family", "office", "corporate_gift", "flash_sale_crowd",
+                                    "second_hand_device", "carrier_nat", "repeat_customers")  # fmt: skip
+
+
+def _lookalikes(w: _World, tally: _Tally, gifts: list[dict],
+                ring_member: np.ndarray) -> tuple[list[dict[str, Any]], np.ndarray]:  # fmt: skip
+    """Honest groups that look dense, with the identifiers they share (honest members only).
+
+    Returns the truth records and a bit mask of look-alike kinds per buyer.
+    """
     honest = (tally.n_orders > 0) & ~ring_member
     bits = {k: (tally.used >> k) & 1 == 1 for k in (1, 3, 4, 5)}  # used slot: work address; devices
     groups: list[tuple[str, np.ndarray, dict[str, Any]]] = []
@@ -1743,11 +1749,13 @@ def _lookalikes(w: _World, tally: _Tally, gifts: list[dict], ring_member: np.nda
                                        [np.zeros(0, np.int64)]))  # fmt: skip
         texts[kind] = dict(zip(ids.tolist(), fn(ids).to_pylist())) if len(ids) else {}
     out = []
+    mask = np.zeros(w.n_buyers, np.int32)
     for kind, members, ident in groups:
+        mask[members] |= 1 << LOOKALIKE_KINDS.index(kind)
         rendered = {k: ([texts[k][int(i)] for i in v] if k in render else v) for k, v in ident.items()}
         out.append({"kind": kind, "buyers": sorted(_pylist(w.buyer_ids[members])),
                     "identifiers": rendered})  # fmt: skip
-    return out
+    return out, mask
 
 
 # -- the entry point ----------------------------------------------------------------
@@ -1891,10 +1899,12 @@ def generate(out_dir: str | Path, *, orders: int = 100_000, seed: int = 0, fmt: 
         paths.append(str(path))
     report(on_progress, "entities", 3, 3)
 
-    lookalikes = _lookalikes(w, tally, gifts, ring_member)
+    lookalikes, lookalike_mask = _lookalikes(w, tally, gifts, ring_member)
     truth = _truth(w, tally, bills, rings, lookalikes, seed, orders)
-    (out / "truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    _truth_buyers(w, rings, lookalikes, out / "truth_buyers.csv")
+    with open(out / "truth.json", "w", encoding="utf-8") as fh:
+        json.dump(truth, fh, ensure_ascii=False, indent=1)
+        fh.write("\n")
+    _truth_buyers(w, rings, lookalike_mask, out / "truth_buyers.csv")
     paths += [str(out / "truth.json"), str(out / "truth_buyers.csv")]
     counts = {
         "orders": written, "buyers": w.n_buyers, "sellers": w.n_sellers, "items": len(w.item_seller),
@@ -1939,7 +1949,7 @@ def _buyers_table(w: _World, tally: _Tally, rng: np.random.Generator) -> pa.Tabl
     age_days = (END - reg) / DAY
     credit = np.log2(1 + w.activity * age_days / 30 * rng.lognormal(0, 0.5, nb)) + rng.normal(0, 0.7, nb)
     credit = np.clip(np.round(credit), 0, 20).astype(np.int32)
-    verified = rng.random(nb) < w.verified_p
+    verified = rng.random(nb) < np.where(age_days > 90, 0.93, 0.7)  # new accounts often not yet verified
     form = rng.random(nb)
     phone = w.phone[:, 0]
     masked = form < 0.8
@@ -2035,25 +2045,26 @@ def _truth(w: _World, tally: _Tally, bills: _Waybills, rings: list[_Ring], looka
     }  # fmt: skip
 
 
-def _truth_buyers(w: _World, rings: list[_Ring], lookalikes: list[dict], path: Path) -> None:
-    nb = w.n_buyers
-    ring_idx = np.full(nb, -1)
-    for k, r in enumerate(rings):
-        ring_idx[r.buyers] = k
-    kinds: dict[str, set[str]] = {}
-    for g in lookalikes:
-        for b in g["buyers"]:
-            kinds.setdefault(b, set()).add(g["kind"])
-    ids = _pylist(w.buyer_ids)
-    lk = [";".join(sorted(kinds.get(b, ()))) for b in ids]
-    ring_ids = np.array([""] + [r.ring_id for r in rings], object)[ring_idx + 1]
-    ring_types = np.array([""] + [r.ring_type for r in rings], object)[ring_idx + 1]
-    tactics = np.array([""] + [r.tactic for r in rings], object)[ring_idx + 1]
-    table = pa.table({"buyer_id": ids, "ring_id": pa.array(ring_ids, pa.string()),
-                      "ring_type": pa.array(ring_types, pa.string()), "tactic": pa.array(tactics, pa.string()),
-                      "lookalike": pa.array(lk, pa.string())})  # fmt: skip
-    table = table.sort_by("buyer_id")
+def _truth_buyers(w: _World, rings: list[_Ring], lookalike_mask: np.ndarray, path: Path) -> None:
+    """Every buyer once, sorted by id: its ring (if any) and its look-alike kinds (``;``-separated)."""
     import pyarrow.csv as pcsv
 
-    pcsv.write_csv(table, str(path), pcsv.WriteOptions(quoting_style="needed"))
+    ring_idx = np.zeros(w.n_buyers, np.int64)  # 0 = no ring
+    for k, r in enumerate(rings):
+        ring_idx[r.buyers] = k + 1
+    masks, inverse = np.unique(lookalike_mask, return_inverse=True)
+    labels = [";".join(sorted(k for b, k in enumerate(LOOKALIKE_KINDS) if m >> b & 1)) or None for m in masks]
+    order = np.argsort(w.buyer_ids, kind="stable")
+    ring_of = ring_idx[order]
 
+    def vocab(values: list[str | None]) -> pa.Array:
+        return pa.array(values, pa.string())
+
+    table = pa.table({
+        "buyer_id": _text(w.buyer_ids[order]),
+        "ring_id": vocab([None] + [r.ring_id for r in rings]).take(pa.array(ring_of)),
+        "ring_type": vocab([None] + [r.ring_type for r in rings]).take(pa.array(ring_of)),
+        "tactic": vocab([None] + [r.tactic for r in rings]).take(pa.array(ring_of)),
+        "lookalike": vocab(labels).take(pa.array(inverse.ravel()[order])),
+    })  # fmt: skip
+    pcsv.write_csv(table, str(path), pcsv.WriteOptions(quoting_style="needed"))

@@ -237,8 +237,10 @@ def _extra_json(table: pa.Table, names: list[str], headers: dict[str, str]) -> p
             values = pc.cast(values, pa.string())
         key = json.dumps(headers.get(name, name), ensure_ascii=False)
         members.append(pc.binary_join_element_wise(key + ":", _json_string(values), ""))
-    joined = pc.binary_join_element_wise(*members, ",", null_handling="skip")
-    return pc.if_else(pc.equal(joined, ""), pa.scalar(None, pa.string()), pc.binary_join_element_wise("{", joined, "}", ""))
+    # (pyarrow drops rows when joining a single array with null_handling="skip", so one member is taken as is.)
+    joined = members[0] if len(members) == 1 else pc.binary_join_element_wise(*members, ",", null_handling="skip")
+    objects = pc.binary_join_element_wise("{", joined, "}", "")
+    return pc.if_else(pc.equal(pc.fill_null(joined, ""), ""), pa.scalar(None, pa.string()), objects)
 
 
 def _store_table(parsed: Parsed, good: np.ndarray, rows: np.ndarray, source: str, headers: dict[str, str]) -> pa.Table:

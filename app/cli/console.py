@@ -61,9 +61,9 @@ def setup_logging(*, log_json: bool, debug: bool) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if debug else (logging.INFO if log_json else logging.WARNING))
-    # Driver chatter never reaches the user's logs (and never carries credentials).
+    # Driver chatter (e.g. the neo4j driver's retry warnings) stays out of the user's logs.
     for noisy in ("neo4j", "urllib3", "numba", "streamlit"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+        logging.getLogger(noisy).setLevel(logging.ERROR)
 
 
 @contextlib.contextmanager

@@ -261,13 +261,14 @@ def run_detection(
     exclude = pop.buyer_mask(b for c in candidates for b in c.buyers)
     # Fragments of one campaign: merge rings concentrated on the same shop, and flagged
     # rings of one type working on the same shop; then measure the merged rings again.
+    n_proposed = len(rings)
     screened = screen(pop, rings)
     rings = merge_shared_targets(screened.rings, screened.targets, screened.concentrated)
-    ev = evaluate(pop, rings, exclude=exclude, min_score=min_score, seed=seed)
+    ev = evaluate(pop, rings, exclude=exclude, min_score=min_score, seed=seed, n_tested=n_proposed)
     flagged = ev.scores >= FLAG_SCORE
     merged = merge_shared_targets(ev.rings, ev.targets, flagged, kinds=ev.types)
     if len(merged) < len(ev.rings):
-        ev = evaluate(pop, merged, exclude=exclude, min_score=min_score, seed=seed)
+        ev = evaluate(pop, merged, exclude=exclude, min_score=min_score, seed=seed, n_tested=n_proposed)
     lap("evidence")
     report(on_progress, "detect", len(wanted) + 2, steps)
 

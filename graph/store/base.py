@@ -16,13 +16,22 @@ from typing import Any, Protocol, runtime_checkable
 import pandas as pd
 import pyarrow as pa
 
-__all__ = ["GraphStore", "UpsertCounts", "Subgraph", "PROJECTIONS", "RESULT_TABLES"]
+__all__ = ["GraphStore", "UpsertCounts", "Subgraph", "PROJECTIONS", "RESULT_TABLES", "RESULT_ORDER", "DECISIONS"]
 
 # Read-only projections a store serves with ``read_table``.
 PROJECTIONS: tuple[str, ...] = ("orders", "buyers", "sellers", "items", "buyer_identifiers")
 
 # Tables a detection run publishes (schemas in graph.schema.RESULT_SCHEMAS).
 RESULT_TABLES: tuple[str, ...] = ("rings", "ring_members", "ring_evidence", "buyer_scores")
+
+# Stable row order of result reads (exports must be byte-identical for the same input).
+RESULT_ORDER = {
+    "rings": "score DESC, ring_id",
+    "ring_members": "ring_id, entity_type, member_score DESC, entity_id",
+    "ring_evidence": "ring_id, weight DESC, signal",
+    "buyer_scores": "score DESC, buyer_id",
+}
+DECISIONS = ("confirmed", "dismissed", "needs_review")
 
 
 @dataclass(frozen=True)

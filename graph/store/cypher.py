@@ -31,7 +31,6 @@ from graph.model import (
     ORDER_IDENTIFIER_REL,
     EdgeType,
     NodeType,
-    node_type,
 )
 from graph.schema import ENTITY_SCHEMAS, ORDER_SCHEMA, RESULT_SCHEMAS
 
@@ -62,7 +61,6 @@ STORE_NODE_TYPES: tuple[NodeType, ...] = (
     NodeType("BatchLock", "id", "batch_lock"),
 )
 _UNIQUE_STORE_LABELS = ("Run", "Decision", "RingWatchMeta", "IngestedFile", "BatchLock")
-_MEMBER_LABELS = tuple(node_type(e).label for e in MEMBER_ENTITY_TYPES)
 STORE_EDGE_TYPES: tuple[EdgeType, ...] = (
     EdgeType("FOUND", "Run", "Ring", "the run found the ring"),
     EdgeType("HAS_MEMBER", "Ring", "*member*", "role, member_score; target is a buyer, seller or identifier"),

@@ -30,20 +30,12 @@ import pyarrow as pa
 from graph.errors import BatchLocked, ConfigError, StoreError, StoreUnavailable
 from graph.model import IDENTIFIER_COLUMNS, ORDER_IDENTIFIER_REL
 from graph.schema import ENTITY_SCHEMAS, ORDER_SCHEMA, RESULT_SCHEMAS
-from graph.store.base import PROJECTIONS, RESULT_TABLES, Subgraph, UpsertCounts
+from graph.store.base import DECISIONS, PROJECTIONS, RESULT_ORDER, RESULT_TABLES, Subgraph, UpsertCounts
 from graph.store.lock import describe_holder, holder_is_alive
 
 __all__ = ["DuckDBStore", "SCHEMA_VERSION"]
 
 ENTITY_TABLES = {"buyer": ("buyers", "buyer_id"), "seller": ("sellers", "seller_id"), "item": ("items", "item_id")}
-# Stable row order of result reads (exports must be byte-identical for the same input).
-RESULT_ORDER = {
-    "rings": "score DESC, ring_id",
-    "ring_members": "ring_id, entity_type, member_score DESC, entity_id",
-    "ring_evidence": "ring_id, weight DESC, signal",
-    "buyer_scores": "score DESC, buyer_id",
-}
-DECISIONS = ("confirmed", "dismissed", "needs_review")
 LOCK_WAIT_SECONDS = 30.0
 
 # Buyer -> identifier (USED) edges, aggregated from the orders' key columns.
@@ -127,7 +119,9 @@ class DuckDBStore:
         deadline = time.monotonic() + LOCK_WAIT_SECONDS
         while True:
             try:
-                return duckdb.connect(str(self.path))
+                con = duckdb.connect(str(self.path))
+                con.execute("SET TimeZone = 'UTC'")  # timestamps leave the store as UTC on any machine
+                return con
             except duckdb.IOException as exc:
                 # Another process (a running batch) holds the file; wait for it a little.
                 if "lock" not in str(exc).lower() or time.monotonic() > deadline:
@@ -245,7 +239,8 @@ class DuckDBStore:
             "SOLD_BY": "SELECT count(*) FROM orders",
             "CONTAINS": "SELECT count(item_id) FROM orders",
             **{rel: f"SELECT count({ident[kind]}) FROM orders" for kind, rel in ORDER_IDENTIFIER_REL.items()},
-            "IN_NETWORK": "SELECT count(*) FROM (SELECT DISTINCT ip_key, ipnet_key FROM orders WHERE ip_key IS NOT NULL)",
+            "IN_NETWORK": "SELECT count(*) FROM (SELECT DISTINCT ip_key, ipnet_key FROM orders "
+            "WHERE ip_key IS NOT NULL AND ipnet_key IS NOT NULL)",
             "LISTED_BY": "SELECT count(seller_id) FROM items",
             "USED": "SELECT count(*) FROM buyer_identifiers",
         }

@@ -51,7 +51,7 @@ from graph.settings import Settings, get_settings
 from graph.store import NEO4J_SCHEMES, redact_uri
 from graph.store import cypher as C
 from graph.store.base import PROJECTIONS, RESULT_TABLES, Subgraph, UpsertCounts
-from graph.store.duckdb_store import DECISIONS, RESULT_ORDER
+from graph.store.base import DECISIONS, RESULT_ORDER
 from graph.store.lock import describe_holder, holder_is_alive
 
 __all__ = ["Neo4jStore", "BUYER_IDENTIFIERS_SCHEMA", "DECISIONS_SCHEMA", "EDGES_SCHEMA", "MANIFEST_SCHEMA"]
@@ -294,7 +294,13 @@ class Neo4jStore:
                     f"Neo4j at {self.uri} has no database {self._database!r}: set RINGWATCH_NEO4J_DATABASE to an "
                     "existing one (or leave it unset for the server's default)"
                 ) from exc
-            raise StoreError(f"Neo4j at {self.uri} refused {doing}: {exc.code}: {exc.message}") from exc
+            # One ingest chunk is one transaction: too big a chunk for the server's transaction memory.
+            hint = (
+                ". Lower RINGWATCH_CHUNK_ROWS or raise the server's db.memory.transaction.total.max"
+                if "Memory" in (exc.code or "")
+                else ""
+            )
+            raise StoreError(f"Neo4j at {self.uri} refused {doing}: {exc.code}: {exc.message}{hint}") from exc
         except DriverError as exc:
             raise StoreError(f"the Neo4j driver failed while {doing} against {self.uri}: {exc}") from exc
 
