@@ -36,10 +36,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from graph.detect.pipeline import FLAG_SCORE, METHODS, DetectionResult, run_detection
-from graph.store import open_store
-from ingest.generate import generate
-from ingest.pipeline import ingest_paths
+# Run as a script, Python puts benchmarks/ first on the path, where benchmarks/ingest.py
+# would shadow the ingest package: the repository root goes first instead.
+sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from graph.detect.pipeline import FLAG_SCORE, METHODS, DetectionResult, run_detection  # noqa: E402
+from graph.store import open_store  # noqa: E402
+from ingest.generate import generate  # noqa: E402
+from ingest.pipeline import ingest_paths  # noqa: E402
 
 THIN_COLUMNS = ["order_id", "buyer_id", "seller_id", "created_at"]
 

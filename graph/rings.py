@@ -244,6 +244,7 @@ def merge_shared_targets(
     eligible: Sequence[bool],
     *,
     kinds: Sequence[str] | None = None,
+    periods: Sequence[tuple[float, float]] | None = None,
     min_overlap: float = 0.5,
 ) -> list[Ring]:
     """Merge rings that concentrate on the same target shop: one campaign, found in pieces.
@@ -267,6 +268,9 @@ def merge_shared_targets(
     kinds : sequence of str, optional
         Only rings of the same kind merge (a negative-review attack and a
         brushing ring on one shop are two cases).
+    periods : sequence of (start, end), optional
+        When given, only rings whose periods (e.g. of their orders at the
+        targets) overlap merge: the same shop attacked in the same days.
     min_overlap : float, default 0.5
         Least Jaccard similarity of two rings' target sets.
 
@@ -297,6 +301,9 @@ def merge_shared_targets(
         same = shared / (size[i] + size[j] - shared) >= min_overlap
         if kinds is not None:
             same &= np.array([kinds[a] == kinds[b] for a, b in zip(i, j, strict=True)], dtype=bool)
+        if periods is not None:
+            p = np.asarray(periods, dtype=np.float64).reshape(-1, 2)
+            same &= (p[i, 0] <= p[j, 1]) & (p[j, 0] <= p[i, 1])
         for a, b in zip(i[same].tolist(), j[same].tolist(), strict=True):
             ra, rb = find(a), find(b)
             if ra != rb:

@@ -168,7 +168,7 @@ SIGNALS: tuple[Signal, ...] = (
     Signal("fast_confirmation", "behaviour", kind="value", direction=-1, floor=math.log(2.0), points_to="brushing"),
     Signal("five_star_reviews", "behaviour", points_to="brushing"),
     Signal("low_star_reviews", "behaviour", points_to="malicious_buyers"),
-    Signal("templated_reviews", "behaviour"),
+    Signal("templated_reviews", "linkage"),  # one author behind several accounts, like a shared device
     Signal("waybill_reuse", "behaviour", points_to="brushing"),
     Signal("missing_waybill", "behaviour", points_to="brushing"),
     Signal("empty_parcels", "behaviour", points_to="brushing"),
@@ -638,6 +638,8 @@ def _measure(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int, R: int) ->
             continue
         x = pop.per_order[name][order]
         known = focus & np.isfinite(x)
+        if name == "repeat_purchases":
+            known &= target  # buying one item again and again counts toward a target, not as a household habit
         n_known = np.bincount(g[known], minlength=G).astype(np.float64)
         total = np.bincount(g[known], weights=x[known], minlength=G)
         values[name] = np.where(n_known > 0, total / np.maximum(n_known, 1), np.nan)
@@ -807,16 +809,46 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1.0 - p))
 
 
+def _share_distance(
+    q_count: np.ndarray, n: np.ndarray, p0: np.ndarray, tau2: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Signed deviance distance of ``q_count`` successes in ``n`` from the rate ``p0``, and the log-odds gap.
+
+    ``z = sign * sqrt(2 * n_eff * KL(q || p0))`` follows the binomial tail far
+    better than a normal approximation of the log-odds when ``p0`` is small
+    (17 one-star ratings out of 17 against a 2% rate is not a 4-sigma event).
+    ``q`` carries half an observation of continuity correction; the honest
+    groups' own heterogeneity ``tau2`` (log-odds scale) shrinks ``n`` by the
+    design effect ``1 + n tau2 p0 (1 - p0)``.
+    """
+    q = (q_count + 0.5) / (n + 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kl = q * np.log(q / p0) + (1.0 - q) * np.log((1.0 - q) / (1.0 - p0))
+    n_eff = (n + 1.0) / (1.0 + (n + 1.0) * tau2 * p0 * (1.0 - p0))
+    z = np.sign(q - p0) * np.sqrt(np.maximum(2.0 * n_eff * kl, 0.0))
+    return z, _logit(q) - _logit(p0)
+
+
+def _strength(sig: Signal, z: np.ndarray, gap: np.ndarray, start: float) -> np.ndarray:
+    """Significance (``z`` beyond ``start``) times effect size (the gap beyond the signal's floor).
+
+    The gate keeps a large group's small but "significant" difference (a
+    parcel station's crowd a little more silent than average) from counting.
+    """
+    gate = np.clip((sig.direction * gap - sig.floor) / sig.floor, 0.0, 1.0)
+    out = strength_from_z(sig.direction * z, start) * gate
+    return np.where(np.isfinite(z) & np.isfinite(gap), out, np.nan)
+
+
 def _null_strength(
     sig: Signal, v: np.ndarray, n: np.ndarray, R: int, k: int, sigma: float, start: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Strength of each ring's value against its ``k`` null groups, and the null's median (raw scale).
 
-    The distance is measured in a spread that adds the ring's own sampling
-    error (``se``: a share from a handful of orders is uncertain) to the
-    honest groups' real heterogeneity (``tau``: the null groups' spread less
-    their own sampling error), never below the signal's floor; the strength
-    starts at ``start`` spreads (:func:`z_threshold`).
+    The centre is the null groups' median; their spread less their own
+    sampling error is the honest groups' real heterogeneity ``tau2``, which
+    widens the ring's own sampling error; the strength starts at ``start``
+    spreads (:func:`z_threshold`) and needs an effect beyond the signal's floor.
     """
     ring_v, ring_n = v[:R], n[:R]
     null_v, null_n = v[R:].reshape(R, k), n[R:].reshape(R, k)
@@ -828,35 +860,32 @@ def _null_strength(
         n_typ = np.nan_to_num(_nan_quantile(null_n, 0.5), nan=1.0)
         eps = 0.5 / (n_typ + 1.0)
         p0 = np.clip(np.where(enough, raw_median, pooled), eps, 1.0 - eps)
-        center = _logit(p0)
         null_scaled = _logit((null_v * null_n + 0.5) / (null_n + 1.0))
-        x = _logit((ring_v * ring_n + 0.5) / (ring_n + 1.0))
-        se = 1.0 / np.sqrt((ring_n + 1.0) * p0 * (1.0 - p0))
         null_se2 = _nan_quantile(1.0 / ((null_n + 1.0) * (p0 * (1.0 - p0))[:, None]), 0.5)
     else:
         center = np.where(enough, raw_median, pooled)
         null_scaled = null_v
-        x = ring_v
-        se = sigma / np.sqrt(np.maximum(ring_n, 1.0))
         null_se2 = _nan_quantile(sigma**2 / np.maximum(null_n, 1.0), 0.5)
     iqr = _nan_quantile(null_scaled, 0.75) - _nan_quantile(null_scaled, 0.25)
     tau2 = np.where(enough, np.maximum((np.nan_to_num(iqr) / 1.349) ** 2 - np.nan_to_num(null_se2), 0.0), 0.0)
-    spread = np.maximum(np.sqrt(tau2 + se**2), sig.floor)
-    z = sig.direction * (x - center) / spread
-    return np.where(np.isfinite(z), strength_from_z(z, start), np.nan), raw_median
+    if sig.kind == "share":
+        z, gap = _share_distance(ring_v * ring_n, ring_n, p0, tau2)
+    else:
+        gap = ring_v - center
+        z = gap / np.sqrt(tau2 + sigma**2 / np.maximum(ring_n, 1.0) + 1e-12)
+    return _strength(sig, z, gap, start), raw_median
 
 
 def _reference_strength(sig: Signal, v: np.ndarray, n: np.ndarray, ref: float, sigma: float) -> np.ndarray:
-    """Strength against the whole population's reference (no null groups): only the ring's
-    own sampling error and the floor make the spread. Used to screen rings cheaply."""
+    """Strength against the whole population's reference (no null groups, no heterogeneity):
+    a loose, cheap reading used only to screen rings."""
     if sig.kind == "share":
-        p0 = min(max(ref, 1e-6), 1 - 1e-6)
-        x = _logit((v * n + 0.5) / (n + 1.0))
-        spread = np.maximum(1.0 / np.sqrt((n + 1.0) * p0 * (1.0 - p0)), sig.floor)
-        z = sig.direction * (x - _logit(np.float64(p0))) / spread
+        p0 = np.full(len(v), min(max(ref, 1e-6), 1 - 1e-6))
+        z, gap = _share_distance(v * n, n, p0, np.zeros(len(v)))
     else:
-        z = sig.direction * (v - ref) / np.maximum(sigma / np.sqrt(np.maximum(n, 1.0)), sig.floor)
-    return np.where(np.isfinite(z), strength_from_z(z), np.nan)
+        gap = v - ref
+        z = gap / np.maximum(sigma / np.sqrt(np.maximum(n, 1.0)), 1e-12)
+    return _strength(sig, z, gap, 3.0)
 
 
 def _lines(strengths: dict[str, np.ndarray], R: int) -> np.ndarray:
@@ -874,12 +903,11 @@ def _lines(strengths: dict[str, np.ndarray], R: int) -> np.ndarray:
     return lines
 
 
-def _could_show_two_lines(pop: Population, m: _Measured, R: int) -> np.ndarray:
-    """Rings that could show two lines of evidence, judged against population references.
+def _reference_lines(pop: Population, m: _Measured, R: int) -> tuple[np.ndarray, list[str]]:
+    """Line strengths and types judged against population references (cheap, loose).
 
-    Signals that only random groups can calibrate (bursts, templated texts)
-    are left out here, so the screen passes a ring when its second line
-    reaches half of :data:`MIN_LINE` on the rest.
+    Signals that only random groups can calibrate (templated texts) are left
+    out here.
     """
     strengths = {}
     for name, v in m.values.items():
@@ -890,8 +918,7 @@ def _could_show_two_lines(pop: Population, m: _Measured, R: int) -> np.ndarray:
             strengths[name] = np.clip(v[:R] / LINK_FULL, 0.0, 1.0)
         elif name in pop.reference:
             strengths[name] = _reference_strength(sig, v[:R], m.counts[name][:R], pop.reference[name], pop.spread.get(name, 0.0))
-    second = -np.sort(-_lines(strengths, R), axis=1)[:, 1]
-    return second >= MIN_LINE / 2
+    return _lines(strengths, R), _types(strengths, R)
 
 
 def _null_members(
@@ -1154,6 +1181,13 @@ class Screened:
     concentrated : np.ndarray of bool
         Rings whose orders concentrate on their targets beyond chance after
         the search (concentration strength at least 0.5).
+    behaving : np.ndarray of bool
+        Rings whose orders look fake or abusive on this loose reading.
+    types : list[str]
+        Each ring's type on this loose reading.
+    periods : np.ndarray
+        ``(first, last)`` epoch seconds of each ring's orders at its targets
+        (of all its orders when it has none).
     n_screened_out : int
         Rings dropped by the screen.
     """
@@ -1161,6 +1195,9 @@ class Screened:
     rings: list[Ring]
     targets: list[list[str]]
     concentrated: np.ndarray
+    behaving: np.ndarray
+    types: list[str]
+    periods: np.ndarray
     n_screened_out: int
 
 
@@ -1188,17 +1225,30 @@ def screen(pop: Population, rings: Sequence[Ring]) -> Screened:
     mg, mb = _members(pop, rings)
     R = len(rings)
     m = _measure(pop, mg, mb, R, R)
-    ok = (np.bincount(mg, minlength=R) >= 2) & _could_show_two_lines(pop, m, R)
+    lines, types = _reference_lines(pop, m, R)
+    # Could show two lines: the second strongest reaches half of MIN_LINE on this loose reading.
+    ok = (np.bincount(mg, minlength=R) >= 2) & (-np.sort(-lines, axis=1)[:, 1] >= MIN_LINE / 2)
+    behaving = lines[:, LINES.index("behaviour")] >= MIN_LINE
     targets: list[list[str]] = [[] for _ in range(R)]
     tg = m.targets.sort_values(["g", "orders", "seller"], ascending=[True, False, True])
     for gi, grp in tg.groupby("g", sort=True):
         targets[int(gi)] = [str(x) for x in pop.seller_ids[grp["seller"].to_numpy()]]
     conc = m.surprise["target_concentration"] >= SURPRISE_FULL / 2
+    has_target = np.bincount(m.targets["g"].to_numpy(np.int64), minlength=R) > 0
+    rows = m.rows[m.rows["target"].to_numpy() | ~has_target[m.rows["g"].to_numpy()]]
+    times = pop.o_time[rows["order"].to_numpy()]
+    periods = np.zeros((R, 2))
+    if len(rows):
+        span = pd.DataFrame({"g": rows["g"].to_numpy(), "t": times}).groupby("g")["t"].agg(["min", "max"])
+        periods[span.index.to_numpy()] = span.to_numpy()
     keep = np.flatnonzero(ok)
     return Screened(
         rings=[rings[i] for i in keep],
         targets=[targets[i] for i in keep],
         concentrated=conc[keep],
+        behaving=behaving[keep],
+        types=[types[i] for i in keep],
+        periods=periods[keep],
         n_screened_out=R - len(keep),
     )
 

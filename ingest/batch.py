@@ -145,6 +145,7 @@ def run_batch(
     seed: int = 0,
     tz: str = "UTC",
     max_reject_rate: float = 0.01,
+    chunk_rows: int = 200_000,
     formats: tuple[str, ...] = ("csv", "json", "html"),
     alert_threshold: float = 0.5,
     notify_cmd: str | None = None,
@@ -208,7 +209,8 @@ def run_batch(
     try:
         if todo:
             ingested = ingest_paths([Path(f["path"]) for f in todo], store, tz=tz, max_reject_rate=max_reject_rate,
-                                    rejects_path=out_dir / "rejects.csv", on_progress=on_progress)
+                                    rejects_path=out_dir / "rejects.csv", chunk_rows=chunk_rows,
+                                    on_progress=on_progress)
             result.ingest = ingested.to_dict()
             now = datetime.now(UTC)
             store.record_ingested_files(pa.Table.from_pylist(

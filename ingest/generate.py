@@ -96,6 +96,17 @@ def _text(values: np.ndarray) -> pa.Array:
     return pa.array(values, pa.binary()).cast(pa.string())
 
 
+def _by_kind(kind: np.ndarray, texts: dict[int, pa.Array]) -> pa.Array:
+    """Rows of each kind from that kind's texts (given in row order for the rows of the kind)."""
+    pos = np.empty(len(kind), np.int64)
+    offset = 0
+    for k, text in texts.items():
+        rows = np.flatnonzero(kind == k)
+        pos[rows] = offset + np.arange(len(rows))
+        offset += len(rows)
+    return pa.concat_arrays([t.cast(pa.string()) for t in texts.values()]).take(pa.array(pos))
+
+
 def _pylist(values: np.ndarray) -> list[str]:
     return [v.decode() for v in values]
 
@@ -710,19 +721,27 @@ class _World:
     def device_text(self, ids: np.ndarray) -> pa.Array:
         d = self.devices
         kind, hi, lo = d["kind"][ids], d["hi"][ids], d["lo"][ids]
-        h32 = _join(_hex(hi), _hex(lo))
-        parts = [pc.utf8_slice_codeunits(h32, a, b) for a, b in ((0, 8), (8, 12), (12, 16), (16, 20), (20, 32))]
-        uuid = pc.utf8_upper(pc.binary_join_element_wise(*parts, "-"))
-        return pc.if_else(pa.array(kind == 0), _hex(lo), pc.if_else(pa.array(kind == 1), uuid, h32))
+        android = _text(_hex_bytes(lo[kind == 0]))
+        h32 = np.concatenate([_hex_bytes(hi[kind > 0]).view(np.uint8).reshape(-1, 16),
+                              _hex_bytes(lo[kind > 0]).view(np.uint8).reshape(-1, 16)], axis=1)  # fmt: skip
+        web = _text(np.ascontiguousarray(h32[kind[kind > 0] == 2]).view("S32").ravel())
+        uuid = h32[kind[kind > 0] == 1]
+        uuid = np.where(uuid >= ord("a"), uuid - 32, uuid).astype(np.uint8)  # iOS writes upper case
+        dash = np.full((len(uuid), 1), ord("-"), np.uint8)
+        uuid = np.concatenate([uuid[:, :8], dash, uuid[:, 8:12], dash, uuid[:, 12:16], dash, uuid[:, 16:20], dash,
+                               uuid[:, 20:]], axis=1)  # fmt: skip
+        parts = {0: android, 1: _text(np.ascontiguousarray(uuid).view("S36").ravel()), 2: web}
+        return _by_kind(kind, parts)
 
     def ip_text(self, ids: np.ndarray) -> pa.Array:
         t = self.ips
         ver, hi, lo = t["ver"][ids], t["hi"][ids], t["lo"][ids]
-        v4 = pc.binary_join_element_wise(*(_str((lo >> np.uint64(s)) & np.uint64(255)) for s in (24, 16, 8, 0)), ".")
-        groups = [(hi >> np.uint64(s)) & np.uint64(0xFFFF) for s in (48, 32, 16, 0)]
-        groups += [(lo >> np.uint64(s)) & np.uint64(0xFFFF) for s in (48, 32, 16, 0)]
+        lo4 = lo[ver == 4]
+        v4 = pc.binary_join_element_wise(*(_str((lo4 >> np.uint64(s)) & np.uint64(255)) for s in (24, 16, 8, 0)), ".")
+        hi6, lo6 = hi[ver == 6], lo[ver == 6]
+        groups = [(x >> np.uint64(s)) & np.uint64(0xFFFF) for x in (hi6, lo6) for s in (48, 32, 16, 0)]
         v6 = pc.binary_join_element_wise(*(_take(_HEX16, g.astype(np.int64)) for g in groups), ":")
-        return pc.if_else(pa.array(ver == 4), v4, v6)
+        return _by_kind(ver, {4: v4, 6: v6})
 
     def ip_net(self, ids: np.ndarray) -> np.ndarray:
         """A number per /24 (IPv4) or /64 (IPv6) network, for counting."""
@@ -831,7 +850,10 @@ def _base_orders(w: _World, rng: np.random.Generator, buyer: np.ndarray, item: n
     f["cancel"] = state < 0.03
     f["unpaid"] = (state >= 0.03) & (state < 0.045)
     refund = (state >= 0.045) & (state < 0.085) & ~virtual
-    f["refund"] = np.where(refund, rng.integers(0, _CLAIM0, n), -1)
+    # Parcels do get lost or arrive short: some honest refunds use the claims abusers use.
+    reason = np.where(rng.random(n) < 0.08, _CLAIM0 + rng.integers(0, len(V.REFUND_REASONS_CLAIM), n),
+                      rng.integers(0, _CLAIM0, n))  # fmt: skip
+    f["refund"] = np.where(refund, reason, -1)
 
     # Reviews: stars mostly five; texts varied; a share left to the platform's default text.
     r = rng.random(n)
@@ -1001,8 +1023,13 @@ class _Planter:
 
     def __init__(self, w: _World, rng: np.random.Generator):
         self.w, self.rng = w, rng
-        self.candidates = rng.permutation(np.flatnonzero(w.eligible))
-        self.next_candidate = 0
+        # Accounts are drawn in a random order, from the ring's region first where it has one.
+        self.order = {-1: rng.permutation(np.flatnonzero(w.eligible))}
+        region = _CITY_REGION[w.buyer_city]
+        for r in range(N_REGIONS):
+            self.order[r] = self.order[-1][region[self.order[-1]] == r]
+        self.next = dict.fromkeys(self.order, 0)
+        self.in_ring = np.zeros(w.n_buyers, bool)
         rank = np.argsort(np.argsort(-w.seller_pop))
         self.seller_q = rank / max(1, w.n_sellers - 1)  # 0 = most popular
         self.physical_seller = np.bincount(w.item_seller, ~w.item_virtual, w.n_sellers) > 0
@@ -1012,13 +1039,22 @@ class _Planter:
     # helpers
 
     def members(self, k: int, age_years: tuple[float, float] | None, gap_days: tuple[float, float],
-                activity: tuple[float, float]) -> np.ndarray:  # fmt: skip
-        """Take k accounts; set when they registered and how much they shop honestly (camouflage)."""
+                activity: tuple[float, float], city: int | None = None) -> np.ndarray:  # fmt: skip
+        """Take k accounts (living near ``city`` if given); set when they registered and how much
+        they shop honestly (camouflage)."""
         w, rng = self.w, self.rng
-        b = self.candidates[self.next_candidate : self.next_candidate + k]
-        if len(b) < k:
+        taken: list[int] = []
+        for key in ([int(_CITY_REGION[city])] if city is not None else []) + [-1]:
+            order, p = self.order[key], self.next[key]
+            while len(taken) < k and p < len(order):
+                if not self.in_ring[order[p]]:
+                    taken.append(int(order[p]))
+                    self.in_ring[order[p]] = True
+                p += 1
+            self.next[key] = p
+        if len(taken) < k:
             raise ConfigError("too few buyers for the planned rings; generate more --orders")
-        self.next_candidate += k
+        b = np.array(taken)
         if age_years is None:  # registered shortly before the first order
             w.reg_abs[b] = -1
             w.reg_gap[b] = (rng.uniform(*gap_days, k) * DAY).astype(np.int64)
@@ -1026,6 +1062,10 @@ class _Planter:
             w.reg_abs[b] = START - (rng.uniform(*age_years, k) * YEAR).astype(np.int64)
         w.activity[b] = rng.uniform(*activity, k)
         return b
+
+    def city(self) -> int:
+        """Where a ring operates from: a city drawn by population."""
+        return int(self.rng.choice(len(_CITIES), p=_CITY_POP / _CITY_POP.sum()))
 
     def sellers(self, k: int, q: tuple[float, float]) -> np.ndarray:
         pool = np.flatnonzero((self.seller_q >= q[0]) & (self.seller_q <= q[1]) & self.physical_seller & ~self.taken)
@@ -1114,8 +1154,8 @@ class _Planter:
 
     def sock_puppet(self, plan: RingPlan) -> tuple[dict, np.ndarray, np.ndarray, dict]:
         w, rng = self.w, self.rng
-        b = self.members(plan.n_members, None, (1, 120), (0.03, 0.4))
         s = self.sellers(1, (0.3, 1.0))
+        b = self.members(plan.n_members, None, (1, 120), (0.03, 0.4), city=w.seller_city[s[0]])
         its = self.items(int(s[0]), int(rng.integers(1, 4)))
         n = plan.n_orders
         # A few campaigns of days of heavy buying, during the shop's working hours.
@@ -1214,7 +1254,8 @@ class _Planter:
 
     def empty_parcel(self, plan: RingPlan) -> tuple[dict, np.ndarray, np.ndarray, dict]:
         w, rng = self.w, self.rng
-        b = self.members(plan.n_members, None, (5, 200), (0.1, 0.5))
+        base = self.city()
+        b = self.members(plan.n_members, None, (5, 200), (0.1, 0.5), city=base)
         s = self.sellers(plan.n_targets, (0.3, 1.0))
         n = plan.n_orders
         its = [self.items(int(x), int(rng.integers(1, 4))) for x in s]
@@ -1226,7 +1267,7 @@ class _Planter:
         day = bursts[burst] + rng.integers(0, 3, n)
         f, owner = self.base(b, plan.orders, item, day, FARM_W)
         pools = {"device": w.new_devices(int(rng.integers(1, 6))), "payment": w.new_payments(int(rng.integers(1, 4))),
-                 "ip": w.new_v4(np.full(3, rng.integers(0, N_REGIONS)), np.full(3, rng.integers(0, 3)))}  # fmt: skip
+                 "ip": w.new_v4(np.full(3, _CITY_REGION[base]), np.full(3, rng.integers(0, 3)))}  # fmt: skip
         self.share(f, "device", pools["device"], rng.uniform(0.6, 0.85), owner)
         self.share(f, "pay", pools["payment"], rng.uniform(0.6, 0.9), owner)
         self.share(f, "ip", pools["ip"], rng.uniform(0.5, 0.8))
@@ -1297,16 +1338,17 @@ class _Planter:
 
     def negative_review(self, plan: RingPlan) -> tuple[dict, np.ndarray, np.ndarray, dict]:
         w, rng = self.w, self.rng
-        b = self.members(plan.n_members, (1.0, 8.0), (0, 0), (0.5, 1.5))
+        home = self.city()
+        b = self.members(plan.n_members, (1.0, 8.0), (0, 0), (0.5, 1.5), city=home)
         s = self.sellers(1, (0.03, 0.5))  # a successful competitor
         its = self.items(int(s[0]), int(rng.integers(1, 4)))
         n = plan.n_orders
         day = self.days(n, (3, DAYS - 14), int(rng.integers(1, 4)))
         f, owner = self.base(b, plan.orders, its[rng.integers(0, len(its), n)], day, HOUR_W)
-        region = _CITY_REGION[w.buyer_city[b[0]]]
+        region = _CITY_REGION[home]
         pools = {"device": w.new_devices(int(rng.integers(1, 5))),
                  "ip": w.new_v4(np.full(2, region), np.full(2, int(rng.integers(1, 3)))),
-                 "address": w.new_homes(np.full(2, w.buyer_city[b[0]]))}  # fmt: skip
+                 "address": w.new_homes(np.full(2, home))}  # fmt: skip
         self.share(f, "device", pools["device"], rng.uniform(0.4, 0.75), owner)
         self.share(f, "ip", pools["ip"], rng.uniform(0.4, 0.7))
         self.share(f, "addr", pools["address"], rng.uniform(0.1, 0.3))
@@ -1328,7 +1370,8 @@ class _Planter:
 
     def refund_abuse(self, plan: RingPlan) -> tuple[dict, np.ndarray, np.ndarray, dict]:
         w, rng = self.w, self.rng
-        b = self.members(plan.n_members, (0.5, 4.0), (0, 0), (1.0, 3.0))
+        home = self.city()
+        b = self.members(plan.n_members, (0.5, 4.0), (0, 0), (1.0, 3.0), city=home)
         s = self.sellers(plan.n_targets, (0.02, 0.6))
         n = plan.n_orders
         its = [self.items(int(x), 3) for x in s]
@@ -1337,9 +1380,9 @@ class _Planter:
         day = self.days(n, (0, DAYS - 10), int(rng.integers(14, 61)))
         f, owner = self.base(b, plan.orders, item, day, HOUR_W)
         pools = {"device": w.new_devices(int(rng.integers(1, 4))),
-                 "address": w.new_homes(np.full(int(rng.integers(1, 4)), w.buyer_city[b[0]])),
+                 "address": w.new_homes(np.full(int(rng.integers(1, 4)), home)),
                  "phone": w.new_phones(int(rng.integers(1, 3))), "payment": w.new_payments(int(rng.integers(1, 3))),
-                 "ip": w.new_v4(np.full(2, _CITY_REGION[w.buyer_city[b[0]]]), np.full(2, 1))}  # fmt: skip
+                 "ip": w.new_v4(np.full(2, _CITY_REGION[home]), np.full(2, 1))}  # fmt: skip
         self.share(f, "device", pools["device"], rng.uniform(0.6, 0.9), owner)
         self.share(f, "addr", pools["address"], rng.uniform(0.6, 0.9), owner)
         self.share(f, "phone", pools["phone"], rng.uniform(0.5, 0.8))
@@ -1356,7 +1399,7 @@ class _Planter:
 
     def extortion(self, plan: RingPlan) -> tuple[dict, np.ndarray, np.ndarray, dict]:
         w, rng = self.w, self.rng
-        b = self.members(plan.n_members, (1.0, 6.0), (0, 0), (0.5, 1.5))
+        b = self.members(plan.n_members, (1.0, 6.0), (0, 0), (0.5, 1.5), city=self.city())
         s = self.sellers(plan.n_targets, (0.1, 0.7))
         n = plan.n_orders
         its = [self.items(int(x), 2) for x in s]
@@ -1446,10 +1489,12 @@ class _Waybills:
         out = np.full(len(carrier), -1, np.int64)
         day = ship // DAY
         honest = np.flatnonzero((carrier >= 0) & (block < 0))
-        honest = honest[np.lexsort((ship[honest], buyer[honest], seller[honest], day[honest], carrier[honest]))]
+        # One number per (carrier, ship day, shop, buyer), with room for 2^27 buyers and 2^20 shops.
+        key = ((carrier[honest] * 256 + day[honest]) * 2**20 + seller[honest]) * 2**27 + buyer[honest]
+        order = np.lexsort((ship[honest], key))
+        honest, key = honest[order], key[order]
         # A buyer's orders from one shop shipped the same day often travel in one parcel (合并发货).
-        key = np.stack([carrier[honest], day[honest], seller[honest], buyer[honest]])
-        merged = np.r_[False, (key[:, 1:] == key[:, :-1]).all(axis=0)] & (rng.random(len(honest)) < 0.8)
+        merged = np.r_[False, key[1:] == key[:-1]] & (rng.random(len(honest)) < 0.8)
         parcel = np.cumsum(~merged) - 1
         planted = np.flatnonzero((carrier >= 0) & (block >= 0))
         new = planted[self.block_start[block[planted]] < 0]
@@ -1901,9 +1946,7 @@ def generate(out_dir: str | Path, *, orders: int = 100_000, seed: int = 0, fmt: 
 
     lookalikes, lookalike_mask = _lookalikes(w, tally, gifts, ring_member)
     truth = _truth(w, tally, bills, rings, lookalikes, seed, orders)
-    with open(out / "truth.json", "w", encoding="utf-8") as fh:
-        json.dump(truth, fh, ensure_ascii=False, indent=1)
-        fh.write("\n")
+    _write_truth(truth, out / "truth.json")
     _truth_buyers(w, rings, lookalike_mask, out / "truth_buyers.csv")
     paths += [str(out / "truth.json"), str(out / "truth_buyers.csv")]
     counts = {
@@ -2043,6 +2086,20 @@ def _truth(w: _World, tally: _Tally, bills: _Waybills, rings: list[_Ring], looka
         "rings": ring_list,
         "lookalikes": lookalikes,
     }  # fmt: skip
+
+
+def _write_truth(truth: dict[str, Any], path: Path) -> None:
+    """JSON with one ring or look-alike group per line: readable, diffable, written fast."""
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("{\n")
+        for n, (key, value) in enumerate(truth.items()):
+            end = ",\n" if n < len(truth) - 1 else "\n"
+            if isinstance(value, list):
+                rows = ",\n".join("  " + json.dumps(v, ensure_ascii=False) for v in value)
+                fh.write(f' "{key}": [\n{rows}\n ]{end}' if value else f' "{key}": []{end}')
+            else:
+                fh.write(f" {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}{end}")
+        fh.write("}\n")
 
 
 def _truth_buyers(w: _World, rings: list[_Ring], lookalike_mask: np.ndarray, path: Path) -> None:

@@ -19,6 +19,7 @@ it holds.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import json
 import shutil
@@ -435,7 +436,12 @@ class _Run:
 
     def run(self, files: list[InputFile], out: IO[str]) -> list[FileCounts]:
         done: list[FileCounts] = []
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ringwatch-ingest") as pool:
+        # A store that can keep one connection for a run (DuckDB's session) saves a reconnect per upsert.
+        session = getattr(self.store, "session", None)
+        with (
+            session() if callable(session) else contextlib.nullcontext(),
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="ringwatch-ingest") as pool,
+        ):
             ahead = pool.submit(self.stage, files[0], 0) if files else None
             try:
                 for index in range(len(files)):

@@ -52,7 +52,7 @@ def command(
     with progress() as on_progress:
         result = run_batch(
             [*inputs, *(more_inputs or [])], out, graph_store, full=full, seed=settings.seed, tz=settings.tz,
-            max_reject_rate=settings.max_reject_rate, formats=tuple(f.strip() for f in formats.split(",") if f.strip()),
+            max_reject_rate=settings.max_reject_rate, chunk_rows=settings.chunk_rows, formats=tuple(f.strip() for f in formats.split(",") if f.strip()),
             alert_threshold=alert_threshold, notify_cmd=notify_cmd, keep_runs=keep_runs, on_progress=on_progress,
         )
     emit(result.to_dict(), as_json=as_json, human=render(result))

@@ -259,11 +259,18 @@ def run_detection(
     lap("assemble")
     # Null groups are drawn from buyers no detector proposed.
     exclude = pop.buyer_mask(b for c in candidates for b in c.buyers)
-    # Fragments of one campaign: merge rings concentrated on the same shop, and flagged
-    # rings of one type working on the same shop; then measure the merged rings again.
+    # Fragments of one campaign: merge rings of one type that each concentrate on, or
+    # abuse, the same shops in overlapping periods; then flagged rings of one type
+    # working on the same shops; measure the merged rings again.
     n_proposed = len(rings)
     screened = screen(pop, rings)
-    rings = merge_shared_targets(screened.rings, screened.targets, screened.concentrated)
+    rings = merge_shared_targets(
+        screened.rings,
+        screened.targets,
+        screened.concentrated | screened.behaving,
+        kinds=screened.types,
+        periods=screened.periods,
+    )
     ev = evaluate(pop, rings, exclude=exclude, min_score=min_score, seed=seed, n_tested=n_proposed)
     flagged = ev.scores >= FLAG_SCORE
     merged = merge_shared_targets(ev.rings, ev.targets, flagged, kinds=ev.types)
