@@ -30,11 +30,15 @@ import statistics
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import pyarrow as pa  # noqa: E402
+
+from graph.schema import RESULT_SCHEMAS  # noqa: E402
 from graph.store import open_store  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -50,27 +54,69 @@ MAX_MEMBERS = 300
 TARGETS = {"rings_table": 1.5, "ring_graph": 2.0}
 
 
-def build_store(workdir: Path, orders: int, seed: int) -> tuple[str, dict[str, float]]:
-    """The benchmark store (reused when a run is already published); returns its URI and build timings."""
-    uri = f"duckdb://{workdir / f'store-{orders}.duckdb'}"
+def _truth_results(truth_file: Path) -> tuple[dict, dict[str, pa.Table]]:
+    """A run made of the generator's planted rings (for ``--results truth``: app speed without detection's wait)."""
+    truth = json.loads(truth_file.read_text(encoding="utf-8"))
+    rings, members = [], []
+    for r in truth["rings"]:
+        buyers, sellers = r["buyers"], r["target_seller_ids"]
+        rings.append(
+            {
+                "ring_id": r["ring_id"], "ring_type": r["ring_type"], "score": 0.9, "n_buyers": len(buyers),
+                "n_sellers": len(sellers), "n_orders": r["n_orders"],
+                "first_order_at": datetime.fromisoformat(r["first_order_at"]),
+                "last_order_at": datetime.fromisoformat(r["last_order_at"]),
+                "target_seller_ids": ";".join(sellers), "top_signals": "planted", "change": "new",
+                "methods": "truth", "summary": f"planted {r['tactic']} ring",
+            }
+        )
+        members += [{"ring_id": r["ring_id"], "entity_type": "buyer", "entity_id": b, "role": "core", "member_score": 0.9} for b in buyers]
+        members += [{"ring_id": r["ring_id"], "entity_type": "seller", "entity_id": x, "role": "target", "member_score": 0.9} for x in sellers]
+        for kind, keys in r.get("identifiers", {}).items():
+            members += [{"ring_id": r["ring_id"], "entity_type": kind, "entity_id": k, "role": "shared_identifier", "member_score": 0.8} for k in keys]
+    evidence = [{"ring_id": r["ring_id"], "signal": "planted", "value": 1.0, "strength": 1.0, "weight": 1.0,
+                 "explanation": "planted by the generator"} for r in rings]  # fmt: skip
+    tables = {
+        "rings": pa.Table.from_pylist(rings, schema=RESULT_SCHEMAS["rings"]),
+        "ring_members": pa.Table.from_pylist(members, schema=RESULT_SCHEMAS["ring_members"]),
+        "ring_evidence": pa.Table.from_pylist(evidence, schema=RESULT_SCHEMAS["ring_evidence"]),
+        "buyer_scores": RESULT_SCHEMAS["buyer_scores"].empty_table(),
+    }
+    return {"run_id": "truth", "finished_at": datetime.now(UTC).isoformat()}, tables
+
+
+def build_store(workdir: Path, orders: int, seed: int, results: str = "detect") -> tuple[str, dict[str, float]]:
+    """The benchmark store (reused when a run is already published); returns its URI and build timings.
+
+    ``results="detect"`` runs the real detection; ``"truth"`` publishes the
+    generator's planted rings instead (same orders, same app work per ring).
+    """
+    suffix = "" if results == "detect" else f"-{results}"
+    uri = f"duckdb://{workdir / f'store-{orders}{suffix}.duckdb'}"
     store = open_store(uri)
     if store.runs():
         return uri, {}
-    from graph.detect.pipeline import run_detection
     from ingest.generate import generate
     from ingest.pipeline import ingest_paths
 
     timings: dict[str, float] = {}
     data = workdir / f"data-{orders}"
+    if not (data / "truth.json").exists():
+        start = time.perf_counter()
+        generate(data, orders=orders, seed=seed, fmt="parquet")
+        timings["generate_s"] = time.perf_counter() - start
+    if store.counts()["Order"] == 0:
+        start = time.perf_counter()
+        ingest_paths([data], store, rejects_path=workdir / f"rejects{suffix}.csv")
+        timings["ingest_s"] = time.perf_counter() - start
     start = time.perf_counter()
-    generate(data, orders=orders, seed=seed, fmt="parquet")
-    timings["generate_s"] = time.perf_counter() - start
-    start = time.perf_counter()
-    ingest_paths([data], store, rejects_path=workdir / "rejects.csv")
-    timings["ingest_s"] = time.perf_counter() - start
-    start = time.perf_counter()
-    run_detection(store, seed=seed)
-    timings["detect_s"] = time.perf_counter() - start
+    if results == "truth":
+        store.publish_run(*_truth_results(data / "truth.json"))
+    else:
+        from graph.detect.pipeline import run_detection
+
+        run_detection(store, seed=seed)
+    timings[f"{results}_s"] = time.perf_counter() - start
     return uri, timings
 
 
@@ -90,6 +136,7 @@ def _free_port() -> int:
 
 def start_app(uri: str, port: int, log: Path) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RINGWATCH_APP_")}
+    env["RINGWATCH_APP_PREFETCH"] = "0"  # measure the worst case: nothing warmed in the background
     proc = subprocess.Popen(
         [sys.executable, "-m", "app.cli.main", "app", "--store", uri, "--port", str(port), "--headless"],
         cwd=ROOT,
@@ -166,21 +213,27 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="warm visits per measurement")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/ringwatch-bench-app"))
     parser.add_argument("--build-only", action="store_true", help="only build (or find) the store")
+    parser.add_argument(
+        "--results",
+        choices=("detect", "truth"),
+        default="detect",
+        help="rings from the real detection (default) or the generator's planted rings",
+    )
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     if args.build_only:
-        print(json.dumps(build_store(args.workdir, args.orders, args.seed), indent=2))
+        print(json.dumps(build_store(args.workdir, args.orders, args.seed, args.results), indent=2))
         return
 
     from playwright.sync_api import sync_playwright
 
-    uri, build = build_store(args.workdir, args.orders, args.seed)
+    uri, build = build_store(args.workdir, args.orders, args.seed, args.results)
     rings = pick_rings(uri, args.rings)
     counts = open_store(uri).counts()
     port = _free_port()
     proc = start_app(uri, port, args.workdir / "server.log")
     url = f"http://127.0.0.1:{port}"
-    result: dict = {"orders": counts["Order"], "rings_opened": rings, "build": build}
+    result: dict = {"orders": counts["Order"], "results": args.results, "rings_opened": rings, "build": build}
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

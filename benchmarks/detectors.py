@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -159,7 +160,7 @@ def run_one(method: str, n_orders: int) -> dict:
         table = make_identifiers(n_orders)
         frame = table.to_pandas()
         rows = len(frame)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         last[0] = start
         det = IdentityLinker(seed=0).fit(frame, on_progress=on_progress)
         extra = {"edges": det.graph_.ecount(), "linked_buyers": det.graph_.vcount()}
@@ -167,11 +168,11 @@ def run_one(method: str, n_orders: int) -> dict:
         table = make_orders(n_orders)
         frame = table.to_pandas()
         rows = len(frame)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         last[0] = start
         det = SynchronyDetector(seed=0).fit(frame, on_progress=on_progress)
         extra = {"pairs": len(det.pairs_), "repeat_pairs": len(det.pair_scores_), "caps": det.bucket_caps_}
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     on_progress("end", 0, None)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
@@ -181,6 +182,8 @@ def run_one(method: str, n_orders: int) -> dict:
         "buyers_scored": len(det.scores_),
         "candidates": len(det.candidates_),
         "seconds": round(seconds, 2),
+        "cpu_seconds": round(cpu, 2),
+        "load_1min": round(os.getloadavg()[0], 1),
         "stages": {k: round(v, 2) for k, v in stages.items()},
         "peak_rss_mib": round(peak),
         **extra,
@@ -197,7 +200,11 @@ def main() -> None:
     if args.one:
         print(json.dumps(run_one(args.one[0], int(args.one[1]))))
         return
-    print(f"{'method':<10} {'orders':>11} {'input rows':>11} {'seconds':>8} {'peak MiB':>9} {'candidates':>10}  stages / size")
+    print("wall and CPU seconds of fit() alone; peak RSS of the process, input included; load = 1-min load average")
+    print(
+        f"{'method':<10} {'orders':>11} {'input rows':>11} {'wall s':>8} {'cpu s':>8} {'load':>5} "
+        f"{'peak MiB':>9} {'candidates':>10}  stages / size"
+    )
     for n in args.orders:
         for method in args.methods:
             out = subprocess.run(
@@ -207,6 +214,7 @@ def main() -> None:
             notes = {k: r[k] for k in ("edges", "linked_buyers", "pairs", "repeat_pairs", "caps") if k in r}
             print(
                 f"{r['method']:<10} {r['orders']:>11,} {r['input_rows']:>11,} {r['seconds']:>8.2f} "
+                f"{r['cpu_seconds']:>8.2f} {r['load_1min']:>5.1f} "
                 f"{r['peak_rss_mib']:>9,} {r['candidates']:>10,}  {r['stages']} {notes}",
                 flush=True,
             )

@@ -65,8 +65,9 @@ def measure(folder: Path, store_path: Path, stage_only: bool) -> dict:
         def close(self):
             pass
 
-    for leftover in store_path.parent.glob(store_path.name + "*"):
-        leftover.unlink()
+    if not stage_only:
+        for leftover in store_path.parent.glob(store_path.name + "*"):  # a fresh store (and its WAL)
+            leftover.unlink()
     store = DroppingStore() if stage_only else open_store(f"duckdb:///{store_path}")
     wall, cpu = time.monotonic(), time.process_time()
     try:
@@ -98,12 +99,14 @@ def main() -> None:
     args = parser.parse_args()
 
     if args.child:  # the measuring process
-        print(json.dumps(measure(args.child, args.data / "bench.duckdb", args.stage_only)))
+        store_path = args.data / f"bench-{args.child.name}.duckdb"
+        print(json.dumps(measure(args.child, store_path, args.stage_only)))
         return
 
     args.data.mkdir(parents=True, exist_ok=True)
     folder = dataset(args.data, args.orders, args.seed)
-    size = sum(p.stat().st_size for p in folder.iterdir() if p.name.startswith(("orders", "buyers", "sellers", "items")))
+    inputs = [p for p in folder.iterdir() if p.name.startswith(("orders", "buyers", "sellers", "items"))]
+    size = sum(p.stat().st_size for p in inputs)
     command = [sys.executable, __file__, "--data", str(args.data), "--child", str(folder)]
     if args.stage_only:
         command.append("--stage-only")

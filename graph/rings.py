@@ -151,12 +151,16 @@ def assemble(
     >>> [r.buyers for r in assemble([a, b])]
     [['b1', 'b2', 'b3', 'b4']]
     """
-    kept = [
-        c for c in candidates if c.strength >= min_strength and len(set(c.buyers)) >= min_buyers
-    ]
+    kept, members = [], []
+    for c in candidates:
+        buyers = tuple(sorted(set(c.buyers)))
+        if c.strength >= min_strength and len(buyers) >= min_buyers:
+            kept.append(c)
+            members.append(buyers)
     # A canonical order makes the components (and so every output) independent of input order.
-    kept.sort(key=lambda c: (c.method, tuple(sorted(set(c.buyers))), -c.strength, tuple(c.sellers)))
-    sets = [frozenset(c.buyers) for c in kept]
+    order = sorted(range(len(kept)), key=lambda k: (kept[k].method, members[k], -kept[k].strength, tuple(kept[k].sellers)))
+    kept, members = [kept[k] for k in order], [members[k] for k in order]
+    sets = [frozenset(m) for m in members]
     parent = np.arange(len(kept))
 
     def find(i: int) -> int:
@@ -178,7 +182,10 @@ def assemble(
     groups: dict[int, list[int]] = {}
     for k in range(len(kept)):
         groups.setdefault(find(k), []).append(k)
-    rings = [_ring_of([kept[k] for k in members]) for members in groups.values()]
+    rings = [
+        _ring_of([kept[k] for k in ks]) if len(ks) > 1 else _ring_of_one(kept[ks[0]], members[ks[0]])
+        for ks in groups.values()
+    ]
     rings = _partition(rings, min_buyers)
     rings.sort(key=lambda r: (-r.n_buyers, r.buyers))
     return rings
@@ -191,29 +198,47 @@ def _partition(rings: list[Ring], min_buyers: int) -> list[Ring]:
     then the smaller first buyer id. Rings left with fewer than
     ``min_buyers`` members are dropped.
     """
-    rows = pd.DataFrame(
-        [
-            (i, b, n, -sum(r.strengths.values()), -r.n_buyers, r.buyers[0])
-            for i, r in enumerate(rings)
-            for b, n in r.support.items()
-        ],
-        columns=["ring", "buyer", "support", "strength", "size", "first"],
-    )
-    if rows.empty:
+    ring_of = np.repeat(np.arange(len(rings)), [r.n_buyers for r in rings])
+    buyers = pd.Series([b for r in rings for b in r.buyers], dtype=object)
+    code = pd.factorize(buyers)[0]
+    shared = np.bincount(code)[code] > 1
+    if not shared.any():  # the common case: candidates that did not merge hold different buyers
         return rings
-    rows = rows.sort_values(["buyer", "support", "strength", "size", "first"],
-                            ascending=[True, False, True, True, True], kind="stable")
-    owner = rows.drop_duplicates("buyer").groupby("ring")["buyer"].apply(set)
+    rows = pd.DataFrame({
+        "ring": ring_of[shared],
+        "buyer": buyers[shared].to_numpy(),
+        "support": [rings[i].support.get(b, 1) for i, b in zip(ring_of[shared], buyers[shared], strict=True)],
+        "strength": [-sum(rings[i].strengths.values()) for i in ring_of[shared]],
+        "size": [-rings[i].n_buyers for i in ring_of[shared]],
+        "first": [rings[i].buyers[0] for i in ring_of[shared]],
+    }).sort_values(["buyer", "support", "strength", "size", "first"],
+                   ascending=[True, False, True, True, True], kind="stable")
+    losers = rows[rows["buyer"].duplicated()]
+    lost: dict[int, set[str]] = {}
+    for i, b in zip(losers["ring"].tolist(), losers["buyer"].tolist(), strict=True):
+        lost.setdefault(i, set()).add(b)
     out = []
     for i, r in enumerate(rings):
-        mine = owner.get(i, set())
-        if len(mine) < min_buyers:
-            continue
-        if len(mine) < r.n_buyers:
-            r.buyers = sorted(mine)
-            r.support = {b: n for b, n in r.support.items() if b in mine}
-        out.append(r)
+        gone = lost.get(i)
+        if gone:
+            r.buyers = [b for b in r.buyers if b not in gone]
+            r.support = {b: n for b, n in r.support.items() if b not in gone}
+        if r.n_buyers >= min_buyers:
+            out.append(r)
     return out
+
+
+def _ring_of_one(c: Candidate, buyers: tuple[str, ...]) -> Ring:
+    """A ring of a single candidate (most of them: households identity linkage proposes)."""
+    return Ring(
+        buyers=list(buyers),
+        methods=[c.method],
+        strengths={c.method: float(c.strength)},
+        support=dict.fromkeys(buyers, 1),
+        sellers=sorted(set(c.sellers)),
+        identifiers=sorted({(str(k), str(v)) for k, v in c.identifiers}),
+        candidates=[c],
+    )
 
 
 def _ring_of(cands: list[Candidate]) -> Ring:

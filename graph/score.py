@@ -1,49 +1,55 @@
 """Evidence, typing and scoring of rings, calibrated against the data set's own population.
 
-A ring is described by **signals**: numbers an analyst can check, each
-computed only when the input columns it needs are filled (absent signals
-neither help nor hurt). A signal's **strength** (0..1) says how unusual the
-ring's number is for this data set, never how large it is. Two calibrations:
+A ring is described by **signals** (:data:`SIGNALS`): numbers an analyst can
+check, each computed only when the input columns it needs are filled (absent
+signals neither help nor hurt), each with a plain-language explanation. A
+signal's **strength** (0..1) says how unusual the ring's number is for this
+data set, never how large it is:
 
+Against the same shops' other customers
+    A ring with target shops is compared, order for order, with the other
+    orders those shops received (shrunk toward the data set's rate when a
+    shop has few): one-star ratings, refunds, silence, prices, parcels,
+    waybills and confirmation times are judged against what that shop's
+    orders usually look like, so virtual goods without waybills, a shop's
+    coupons or its loyal re-buyers explain themselves.
 Against random look-alike groups (``calibration="null"``)
-    The signal is measured on random groups with the ring's number of members
-    and activity: each member replaced by a random buyer with about as many
-    orders (same power-of-two bucket), drawn from buyers no detector proposed.
-    With the null's median ``m`` and robust spread ``s`` (inter-quartile
-    range / 1.349, never below the signal's floor) the ring's distance is
-    ``z = direction * (x - m) / s`` and the strength ``clip((z - 2) / 2, 0, 1)``:
-    nothing up to two spreads, full from four. Shares are compared on the
-    log-odds scale with half an observation of continuity correction, so a
-    handful of orders cannot look extreme and a large group needs a real
-    effect, not just a tight null.
-
+    Otherwise (and for account signals) each member is replaced by a random
+    buyer with about as many orders, drawn from buyers no detector
+    proposed; the ring is compared with those groups' median, with their
+    spread less their own sampling noise as the honest heterogeneity.
 As a surprise after the search (``calibration="surprise"``)
-    Concentration on target shops and lockstep timing are what the detectors
-    *select* groups for, so random groups are the wrong yardstick: among
-    millions of pairs of customers of a busy shop, some meet twice by chance.
-    For these the count of events ``O`` (orders at the targets, orders in a
-    shared window) is compared with what the data's own rates give ``E``
-    (the targets' share of all orders; the chance that another member's order
-    at that shop falls in the same window), as the Poisson tail bound
-    ``-log P(X >= O) >= O log(O / E) - O + E``, minus the log of the number
-    of comparable groups the search could have picked (``log C(N, n)`` for
-    ``n`` members among the ``N`` buyers of the target shops, plus the choice
-    of shops or windows). Strength is that excess over :data:`SURPRISE_FULL`
-    nats (full when chance, given every try, explains it less than once in
-    10,000 data sets).
+    Concentration on target shops and lockstep timing are what detectors
+    *select* groups for, so they are scored by how far beyond chance they
+    are *after paying for the search*: the Poisson tail bound of the
+    observed count against what the data's own rates predict (orders per
+    head of the shops' other customers; the chance that another member's
+    order at that shop falls in the same hour or day), minus the log of the
+    number of comparable groups and shops the search could have picked. The
+    busiest day or window is left out: a gift order or a flash sale acts
+    together once.
+Directly (``calibration="direct"``)
+    How strongly shared identifiers bind the members (see ``_linkage``).
 
-Signals belong to independent **lines of evidence** (:data:`LINES`):
-``linkage`` (members share identifiers few others use), ``coordination``
-(orders concentrate on a few target shops, repeat the same items, come in a
-single-day burst), ``lockstep`` (members order from the same shops in the
-same hour or day, again and again), ``behaviour`` (the orders look fake or
-abusive) and ``accounts`` (young, low-credit or unverified accounts; it
-counts half: on its own it describes a campus as well as a ring). A line's
-strength is the noisy-OR of its signals'. The ring's score is an ordered
-weighted average of its lines, :data:`LINE_WEIGHTS` = 0.45, 0.35, 0.20 for
-the strongest, second and third: one line alone, however strong, stays
-below 0.5; two strong independent lines reach 0.8. Detectors only propose
-groups; their own strengths are reported but carry no weight.
+Share signals are compared by the signed deviance of the binomial (accurate
+far in the tail, where small base rates live); every signal must clear a
+Bonferroni threshold for the number of groups and signals examined
+(:func:`z_threshold`) *and* an effect-size floor (a large crowd's small
+but "significant" difference does not count).
+
+Signals belong to **lines of evidence** (:data:`LINES`): ``linkage`` (shared
+identifiers, the same review texts), ``coordination`` (concentration and
+repeat buying at target shops), ``lockstep`` (ordering together, again and
+again), ``behaviour`` (the orders look fake or abusive) and ``accounts``
+(young, low-credit, unverified; supporting only: it never makes one of the
+two lines a case needs). A line's strength is the noisy-OR of its signals.
+Accounts bound by identifiers may be one person or one household, whose
+favourite shops and shopping times follow from the link: coordination and
+lockstep count as separate lines only as far as the members are *not*
+linked. The score is an ordered weighted average of the lines,
+:data:`LINE_WEIGHTS` = 0.30, 0.50, 0.20 for the strongest, second and third:
+a case is as strong as its second independent line; one line alone scores
+at most 0.3.
 
 The type follows the direction of the behavioural evidence: refunds and
 one/two-star reviews toward the targets point to ``malicious_buyers``;
@@ -66,6 +72,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from graph.detect.identity import KIND_PRIORS, UNKNOWN_KIND_PRIOR
 from graph.errors import EmptyGraphError
 from graph.model import MEMBER_ENTITY_TYPES
 from graph.rings import Ring
@@ -82,6 +89,7 @@ __all__ = [
     "prepare",
     "screen",
     "evaluate",
+    "trim_to_evidence",
     "combine_lines",
     "strength_from_z",
     "z_threshold",
@@ -96,17 +104,27 @@ LINES: tuple[str, ...] = ("linkage", "coordination", "lockstep", "behaviour", "a
 # Ordered weights of the strongest, second and third line: a case is as strong as its
 # second independent line of evidence (one line alone scores at most 0.3).
 LINE_WEIGHTS: tuple[float, ...] = (0.30, 0.50, 0.20)
+# Lines a shared person explains: for accounts bound by identifiers they are not
+# independent of the link (see _lines).
+LINKED_LINES: tuple[str, ...] = ("coordination", "lockstep")
 # Lines that corroborate but never make one of the two lines a case needs: they
 # count at most as much as the second strongest main line.
 SUPPORTING_LINES: tuple[str, ...] = ("accounts",)
 # Chance that any signal of any proposed group reaches strength by coincidence alone.
 FAMILY_ERROR = 0.05
-# Members' mean identifier specificity (1 = shared with one other account only) above
-# what random groups show at which linkage is at full strength: on average every
-# member shares an identifier with at most about three other accounts.
-LINK_FULL = 0.5
+# An identifier shared by so many accounts that ``prior / (users - 1)`` falls to this
+# binds no one (identity linkage's own rule: a parcel station, a carrier's NAT).
+LINK_MIN_WEIGHT = 0.02
+# A share must exceed its baseline by this much (in orders per order) to describe a ring.
+MIN_SHARE_GAP = 0.1
+# A member takes part in its ring's abuse when its own count of it is beyond the
+# population's rate at this one-sided normal quantile (5%; see trim_to_evidence).
+MEMBER_Z = 1.645
 # A line at least this strong counts as a line of evidence; a ring needs two to be kept.
 MIN_LINE = 0.2
+# Shops with few other customers borrow this many typical customers' worth of the data
+# set's averages (orders per customer, rates), so a tiny shop cannot make a baseline alone.
+SHRINK = 10.0
 # Chance never predicts fewer than this many events: two related accounts meeting once
 # at a tiny shop is not surprising, however rare the shop.
 PSEUDO_COUNT = 1.0
@@ -136,8 +154,8 @@ class Signal:
         The line of evidence it belongs to (:data:`LINES`).
     calibration : {"null", "surprise", "direct"}
         Against random look-alike groups, as a surprise after the search, or
-        directly (a measure whose random-group value is nil, see
-        :data:`LINK_FULL`).
+        directly (a 0..1 measure whose random-group value is nil, less that
+        value).
     kind : {"share", "value"}
         A share of observations (compared on the log-odds scale) or a number
         already on a comparable scale (logs of hours and days, credit units).
@@ -159,7 +177,7 @@ class Signal:
 
 
 SIGNALS: tuple[Signal, ...] = (
-    Signal("shared_identifiers", "linkage", calibration="direct", kind="value"),
+    Signal("shared_identifiers", "linkage", calibration="direct", kind="value"),  # see _linkage
     Signal("target_concentration", "coordination", calibration="surprise"),
     Signal("repeat_purchases", "coordination"),
     Signal("lockstep", "lockstep", calibration="surprise"),
@@ -210,6 +228,9 @@ class Population:
     per_order: dict[str, np.ndarray] = field(default_factory=dict)
     spread: dict[str, float] = field(default_factory=dict)
     reference: dict[str, float] = field(default_factory=dict)
+    seller_sum: dict[str, np.ndarray] = field(default_factory=dict)
+    seller_known: dict[str, np.ndarray] = field(default_factory=dict)
+    per_customer: float = 1.0
     text_code: np.ndarray | None = None
     refund_reason: tuple[np.ndarray, np.ndarray] | None = None
     buyer_credit: np.ndarray | None = None
@@ -220,6 +241,7 @@ class Population:
     ident_users: np.ndarray | None = None
     ident_kind: np.ndarray | None = None
     ident_key: np.ndarray | None = None
+    ident_prior: np.ndarray | None = None
     available: tuple[str, ...] = ()
 
     @property
@@ -318,26 +340,38 @@ def prepare(
     """
     if orders.num_rows == 0:
         raise EmptyGraphError("the store holds no orders: run 'ringwatch ingest' first")
-    orders = orders.sort_by([("buyer_id", "ascending"), ("created_at", "ascending"), ("order_id", "ascending")])
-    o_buyer, buyer_ids = pd.factorize(orders["buyer_id"].to_pandas(), sort=True)
-    o_seller, seller_ids = pd.factorize(orders["seller_id"].to_pandas(), sort=True)
-    o_buyer, o_seller = o_buyer.astype(np.int64), o_seller.astype(np.int64)
-    o_time = pc.cast(orders["created_at"], pa.int64()).to_numpy(zero_copy_only=False) // 1_000_000
-    n, n_buyers, n_sellers = orders.num_rows, len(buyer_ids), len(seller_ids)
+    n = orders.num_rows
+    raw_buyer, buyer_ids = pd.factorize(orders["buyer_id"].to_pandas(), sort=True)
+    raw_seller, seller_ids = pd.factorize(orders["seller_id"].to_pandas(), sort=True)
+    raw_time = pc.cast(orders["created_at"], pa.int64()).to_numpy(zero_copy_only=False) // 1_000_000
+    # Orders by buyer, then time, then input order (the store reads them by order id). The wide
+    # table is never sorted: per-order arrays are computed in input order and permuted.
+    perm = np.lexsort((raw_time, raw_buyer))
+
+    def col(name: str) -> np.ndarray:
+        return _col(orders, name)[perm]
+
+    def codes_of(name: str) -> np.ndarray:
+        return pd.factorize(orders[name].to_pandas())[0].astype(np.int64)[perm]
+
+    o_buyer, o_seller = raw_buyer.astype(np.int64)[perm], raw_seller.astype(np.int64)[perm]
+    o_time = raw_time.astype(np.int64)[perm]
+    n_buyers, n_sellers = len(buyer_ids), len(seller_ids)
     indptr = np.zeros(n_buyers + 1, np.int64)
     np.cumsum(np.bincount(o_buyer, minlength=n_buyers), out=indptr[1:])
-    pairs = np.unique(o_seller * n_buyers + o_buyer)
+    first_of_pair = ~pd.DataFrame({"s": o_seller, "b": o_buyer}).duplicated().to_numpy()
     pop = Population(
         buyer_ids=np.asarray(buyer_ids, dtype=object),
         seller_ids=np.asarray(seller_ids, dtype=object),
         o_buyer=o_buyer,
         o_seller=o_seller,
-        o_time=o_time.astype(np.int64),
+        o_time=o_time,
         indptr=indptr,
         seller_orders=np.bincount(o_seller, minlength=n_sellers),
-        seller_buyers=np.bincount(pairs // n_buyers, minlength=n_sellers),
+        seller_buyers=np.bincount(o_seller[first_of_pair], minlength=n_sellers),
         t_span=int(o_time.max() - o_time.min()) + 1,
     )
+    n_pairs = int(first_of_pair.sum())
     avail = ["target_concentration", "lockstep"]
     per = pop.per_order
 
@@ -347,7 +381,7 @@ def prepare(
 
     o_item = None
     if _filled(orders, "item_id"):
-        o_item = pd.factorize(orders["item_id"].to_pandas(), sort=True)[0].astype(np.int64)
+        o_item = codes_of("item_id")
         known = o_item >= 0
         # A repeat: the same account bought this item before (orders are in time order per buyer).
         repeat = np.zeros(n, bool)
@@ -355,68 +389,81 @@ def prepare(
         share("repeat_purchases", repeat, known)
 
     if _filled(orders, "chat_messages"):
-        chat = _col(orders, "chat_messages")
+        chat = col("chat_messages")
         share("silent_orders", chat == 0, np.isfinite(chat))
 
-    price = _col(orders, "item_price") if _filled(orders, "item_price") else np.full(n, np.nan)
+    price = col("item_price") if _filled(orders, "item_price") else np.full(n, np.nan)
     if _filled(items, "price") and o_item is not None:
         listed = pd.Series(_col(items, "price"), index=items["item_id"].to_pandas())
         listed = listed[~listed.index.duplicated()]
-        by_item = orders["item_id"].to_pandas().map(listed).to_numpy(dtype=np.float64, na_value=np.nan)
+        by_item = orders["item_id"].to_pandas().map(listed).to_numpy(dtype=np.float64, na_value=np.nan)[perm]
         price = np.where(np.isnan(price), by_item, price)
     if _filled(orders, "amount") and np.isfinite(price).any():
-        qty = _col(orders, "quantity") if _filled(orders, "quantity") else np.ones(n)
+        qty = col("quantity") if _filled(orders, "quantity") else np.ones(n)
         qty = np.where(np.isfinite(qty) & (qty >= 1), qty, 1.0)
-        expected, amount = price * qty, _col(orders, "amount")
+        expected, amount = price * qty, col("amount")
         known = np.isfinite(expected) & np.isfinite(amount) & (expected > 0)
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = amount / expected
         share("off_price_orders", (ratio * OFF_PRICE_FACTOR < 1) | (ratio > OFF_PRICE_FACTOR), known)
 
     if _filled(orders, "delivered_at") and _filled(orders, "confirmed_at"):
-        hours = (_seconds(orders, "confirmed_at") - _seconds(orders, "delivered_at")) / HOUR
+        hours = (_seconds(orders, "confirmed_at") - _seconds(orders, "delivered_at"))[perm] / HOUR
         per["fast_confirmation"] = np.where(np.isfinite(hours), np.log1p(np.clip(hours, 0, None)), np.nan)
         avail.append("fast_confirmation")
 
     if _filled(orders, "rating"):
-        rating = _col(orders, "rating")
+        rating = col("rating")
         share("five_star_reviews", rating == 5, np.isfinite(rating))
         share("low_star_reviews", rating <= 2, np.isfinite(rating))
 
     if _filled(orders, "review_text"):
         # Near-identical texts: the same words once case, spaces, punctuation, emoji and digits are dropped.
-        norm = pc.replace_substring_regex(pc.utf8_lower(orders["review_text"]), r"[\s\p{P}\p{S}\d]+", "")
+        raw, texts = pd.factorize(orders["review_text"].to_pandas())  # normalise each distinct text once
+        norm = pc.replace_substring_regex(pc.utf8_lower(pa.array(texts, pa.string())), r"[\s\p{P}\p{S}\d]+", "")
         norm = pc.if_else(pc.equal(norm, ""), pa.scalar(None, pa.string()), norm)
-        pop.text_code = pd.factorize(norm.to_pandas())[0].astype(np.int64)
+        norm_code = np.append(pd.factorize(norm.to_pandas())[0].astype(np.int64), -1)  # raw -1 (no text) -> -1
+        pop.text_code = norm_code[raw][perm]
         avail.append("templated_reviews")
 
     shipped = None
     if _filled(orders, "status"):
-        shipped = orders["status"].to_pandas().isin(SHIPPED_STATUSES).to_numpy(dtype=bool)
+        shipped = orders["status"].to_pandas().isin(SHIPPED_STATUSES).to_numpy(dtype=bool)[perm]
     elif _filled(orders, "shipped_at"):
-        shipped = orders["shipped_at"].is_valid().to_numpy(zero_copy_only=False)
+        shipped = orders["shipped_at"].is_valid().to_numpy(zero_copy_only=False)[perm]
     waybill = next((c for c in ("waybill_key", "tracking_no") if _filled(orders, c)), None)
     if waybill is not None:
-        codes = pd.factorize(orders[waybill].to_pandas())[0]
-        uses = np.bincount(codes[codes >= 0])
-        share("waybill_reuse", (codes >= 0) & (uses[np.maximum(codes, 0)] > 1), codes >= 0)
+        codes = codes_of(waybill)
+        has = codes >= 0
+        # Reuse: one waybill on orders of different shops, or shipped on different days
+        # (a shop sending several orders in one parcel the same day is combined shipping).
+        when = _seconds(orders, "shipped_at")[perm] if _filled(orders, "shipped_at") else np.full(n, np.nan)
+        same_day = DAY
+        if not np.isfinite(when).any():  # no ship times: orders placed within a few days may travel together
+            when, same_day = o_time.astype(np.float64), 3 * DAY
+        when = np.where(np.isfinite(when), when, o_time)
+        bills = pd.DataFrame({"w": codes[has], "s": o_seller[has], "t": when[has]}).groupby("w")
+        spread_out = (bills["s"].nunique() > 1) | (bills["t"].max() - bills["t"].min() > same_day)
+        reused = np.zeros(n, bool)
+        reused[has] = spread_out.reindex(codes[has]).to_numpy(dtype=bool)
+        share("waybill_reuse", reused, has)
         if shipped is not None:
             share("missing_waybill", codes < 0, shipped)
 
     if _filled(orders, "parcel_weight_g"):
-        weight = _col(orders, "parcel_weight_g")
+        weight = col("parcel_weight_g")
         ref = _typical(weight, o_seller, o_item)
         # Virtual goods weigh nothing whoever buys them: only items that usually have weight count.
         share("empty_parcels", weight < LIGHT_PARCEL_RATIO * ref, np.isfinite(weight) & (ref > 0))
 
     refund = None
     if _filled(orders, "status"):
-        refund = (orders["status"].to_pandas() == "refunded").to_numpy(dtype=bool, na_value=False)
+        refund = (orders["status"].to_pandas() == "refunded").to_numpy(dtype=bool, na_value=False)[perm]
     if _filled(orders, "refund_reason"):
         reason = orders["refund_reason"].to_pandas()
-        refund = reason.notna().to_numpy() | (False if refund is None else refund)
+        refund = reason.notna().to_numpy()[perm] | (False if refund is None else refund)
         codes, labels = pd.factorize(reason)
-        pop.refund_reason = (codes.astype(np.int64), np.asarray(labels, dtype=object))
+        pop.refund_reason = (codes.astype(np.int64)[perm], np.asarray(labels, dtype=object))
     if refund is not None:
         share("refunds", refund, np.ones(n, bool))
 
@@ -429,7 +476,7 @@ def prepare(
             return out
 
         if _filled(buyers, "registered_at"):
-            age_days = (pop.o_time - per_buyer(_seconds(buyers, "registered_at"))[o_buyer]) / DAY
+            age_days = (o_time - per_buyer(_seconds(buyers, "registered_at"))[o_buyer]) / DAY
             per["account_age"] = np.where(np.isfinite(age_days), np.log1p(np.clip(age_days, 0, None)), np.nan)
             avail.append("account_age")
         if _filled(buyers, "credit_level"):
@@ -447,15 +494,21 @@ def prepare(
         ident = ident.filter(pc.is_valid(ident["key"]))
         pos, ok = _lookup(ident["buyer_id"], pa.array(pop.buyer_ids, pa.string()))
         if ok.any():
-            pair = pc.binary_join_element_wise(ident["kind"], ident["key"], "\x1f").to_pandas()[ok]
-            code, uniq = pd.factorize(pair, sort=True)
+            # Codes in order of first appearance (the projection is read in a fixed order).
+            kind_s, key_s = (pc.cast(ident[c], pa.string()) for c in ("kind", "key"))
+            pair = pc.binary_join_element_wise(kind_s, key_s, "\x1f").to_pandas()[ok]
+            code, uniq = pd.factorize(pair)
             frame = pd.DataFrame({"b": pos[ok], "c": code}).drop_duplicates()
             pop.ident_buyer = frame["b"].to_numpy(np.int64)
             pop.ident_code = frame["c"].to_numpy(np.int64)
             pop.ident_users = np.bincount(pop.ident_code, minlength=len(uniq))
             split = pc.split_pattern(pa.array(uniq, pa.string()), "\x1f", max_splits=1)
-            pop.ident_kind = pc.list_element(split, 0).to_numpy(zero_copy_only=False).astype(object)
+            kinds = pc.list_element(split, 0)
+            pop.ident_kind = kinds.to_numpy(zero_copy_only=False).astype(object)
             pop.ident_key = pc.list_element(split, 1).to_numpy(zero_copy_only=False).astype(object)
+            kind_code, kind_names = pd.factorize(kinds.to_pandas())
+            priors = np.array([KIND_PRIORS.get(k, UNKNOWN_KIND_PRIOR) for k in kind_names], np.float64)
+            pop.ident_prior = priors[kind_code]
             avail.append("shared_identifiers")
 
     # Population reference (mean share or median value) and robust spread of each
@@ -468,6 +521,10 @@ def prepare(
         else:
             q1, q2, q3 = np.nanpercentile(x, [25, 50, 75])
             pop.reference[name], pop.spread[name] = float(q2), float(q3 - q1) / 1.349
+        known = np.isfinite(x)
+        pop.seller_sum[name] = np.bincount(o_seller[known], weights=x[known], minlength=n_sellers)
+        pop.seller_known[name] = np.bincount(o_seller[known], minlength=n_sellers).astype(np.float64)
+    pop.per_customer = n / max(n_pairs, 1)
     if pop.buyer_credit is not None:
         pop.reference["low_credit"] = float(np.nanmedian(pop.buyer_credit)) / pop.credit_scale
         pop.spread["low_credit"] = 2.0  # the scaled credit's spread, by construction of credit_scale
@@ -551,6 +608,7 @@ class _Measured:
     values: dict[str, np.ndarray]
     counts: dict[str, np.ndarray]
     surprise: dict[str, np.ndarray]
+    baseline: dict[str, np.ndarray]  # per-order signals of rings with targets: the targets' other customers
     info: dict[str, np.ndarray]
     rows: pd.DataFrame  # real rings only: g, buyer, order, target (for members and times)
     targets: pd.DataFrame  # real rings only: g, seller, orders
@@ -565,21 +623,31 @@ def _expand(pop: Population, mg: np.ndarray, mb: np.ndarray) -> tuple[np.ndarray
     return g, order
 
 
-def _measure(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int, R: int) -> _Measured:
-    """Signals for groups ``0..G-1`` (members ``mg, mb``); the first ``R`` are the real rings."""
-    values: dict[str, np.ndarray] = {}
-    counts: dict[str, np.ndarray] = {}
-    surprise: dict[str, np.ndarray] = {}
-    info: dict[str, np.ndarray] = {}
-    avail = set(pop.available)
-    size = np.bincount(mg, minlength=G).astype(np.float64)
+@dataclass
+class _TargetRows:
+    """Orders of every group member (one row per group and order) and the groups' target shops."""
 
+    g: np.ndarray
+    order: np.ndarray
+    buyer: np.ndarray
+    seller: np.ndarray
+    time: np.ndarray
+    target: np.ndarray  # row is an order at one of its group's targets
+    gs: np.ndarray  # row -> (group, seller) code
+    n_gs: int
+    gs_group: np.ndarray
+    gs_seller: np.ndarray
+    gs_orders: np.ndarray
+    gs_buyers: np.ndarray
+    is_target: np.ndarray  # per (group, seller)
+
+
+def _target_rows(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int) -> _TargetRows:
+    """Expand members to their orders and find each group's target shops: at least two
+    members ordered there, and most members did or the group placed most of its orders."""
+    size = np.bincount(mg, minlength=G)
     g, order = _expand(pop, mg, mb)
     buyer, seller, time = pop.o_buyer[order], pop.o_seller[order], pop.o_time[order]
-    n_rows = np.bincount(g, minlength=G).astype(np.float64)
-
-    # Target shops: at least two members ordered there, and most members did or the
-    # group placed most of the shop's orders.
     gs, n_gs = _dense(g, seller)
     gs_group = _owner(gs, g, n_gs)
     gs_seller = _owner(gs, seller, n_gs)
@@ -588,37 +656,60 @@ def _measure(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int, R: int) ->
     is_target = (gs_buyers >= 2) & (
         (gs_buyers * 2 >= size[gs_group]) | (gs_orders * 2 >= pop.seller_orders[gs_seller])
     )
-    target = is_target[gs]
+    return _TargetRows(g, order, buyer, seller, time, is_target[gs], gs, n_gs, gs_group, gs_seller,
+                       gs_orders, gs_buyers, is_target)
+
+
+def _measure(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int, R: int) -> _Measured:
+    """Signals for groups ``0..G-1`` (members ``mg, mb``); the first ``R`` are the real rings."""
+    values: dict[str, np.ndarray] = {}
+    counts: dict[str, np.ndarray] = {}
+    surprise: dict[str, np.ndarray] = {}
+    baseline: dict[str, np.ndarray] = {}
+    info: dict[str, np.ndarray] = {}
+    avail = set(pop.available)
+    size = np.bincount(mg, minlength=G).astype(np.float64)
+
+    t = _target_rows(pop, mg, mb, G)
+    g, order, buyer, seller, time, target = t.g, t.order, t.buyer, t.seller, t.time, t.target
+    gs, n_gs, gs_group, gs_seller, gs_orders, gs_buyers, is_target = (
+        t.gs, t.n_gs, t.gs_group, t.gs_seller, t.gs_orders, t.gs_buyers, t.is_target
+    )
+    n_rows = np.bincount(g, minlength=G).astype(np.float64)
     has_target = np.bincount(gs_group[is_target], minlength=G) > 0
     focus = target | ~has_target[g]
     n_focus = np.bincount(g, weights=focus, minlength=G)
     n_sellers = np.bincount(gs_group, minlength=G)
 
-    # Concentration: orders at the targets against the targets' share of all orders.
+    # Concentration: members order from their targets far more per head than the shops'
+    # other customers do (shrunk toward the data set's orders per customer and shop).
     t_orders = np.bincount(g, weights=target, minlength=G)
     tgt = is_target & (gs_group < R)
-    t_share = np.bincount(gs_group[tgt], weights=pop.seller_orders[gs_seller[tgt]], minlength=G)[:R]
-    t_pool = np.bincount(gs_group[tgt], weights=pop.seller_buyers[gs_seller[tgt]], minlength=G)[:R]
-    k_targets = np.bincount(gs_group[tgt], minlength=G)[:R]
-    members_at = np.bincount(gs_group[tgt], weights=gs_buyers[tgt], minlength=G)[:R]
-    expected = n_rows[:R] * t_share / pop.n_orders
+    ts, tg_ = gs_seller[tgt], gs_group[tgt]
+    others = np.maximum(pop.seller_orders[ts] - gs_orders[tgt], 0)
+    other_buyers = np.maximum(pop.seller_buyers[ts] - gs_buyers[tgt], 0)
+    per_head = (others + SHRINK * pop.per_customer) / (other_buyers + SHRINK)
+    expected = np.bincount(tg_, weights=gs_buyers[tgt] * per_head, minlength=G)[:R]
+    t_pool = np.bincount(tg_, weights=pop.seller_buyers[ts], minlength=G)[:R]
+    k_targets = np.bincount(tg_, minlength=G)[:R]
+    members_at = np.bincount(tg_, weights=gs_buyers[tgt], minlength=G)[:R]
     # The busiest day at the targets is left out: a gift order or a flash sale is one event, not a pattern.
     at = target & (g < R)
     gd, n_gd = _dense(g[at], (time[at] - pop.o_time.min()) // DAY)
     busiest = np.zeros(R)
     np.maximum.at(busiest, _owner(gd, g[at], n_gd), np.bincount(gd, minlength=n_gd))
     repeated = t_orders[:R] - busiest
-    # Pay for the search: any n of the targets' buyers, any k of the shops the members used.
-    # (Also for identity-linked groups: related accounts shop together, so their
-    # shared shops are not independent of their link.)
+    # Pay for the search: any n of the targets' customers, any k of the shops the members used.
     search = _log_choose(t_pool, np.minimum(members_at, size[:R])) + _log_choose(n_sellers[:R], k_targets)
     values["target_concentration"] = t_orders / np.maximum(n_rows, 1)
     counts["target_concentration"] = n_rows
     surprise["target_concentration"] = np.where(
         k_targets > 0, poisson_surprise(repeated, expected + PSEUDO_COUNT) - search, 0.0
     )
-    info["target_dominance"] = np.where(t_share > 0, t_orders[:R] / np.maximum(t_share, 1), 0.0)
-    info["target_expected"] = expected
+    t_all = np.bincount(tg_, weights=pop.seller_orders[ts], minlength=G)[:R]
+    info["target_dominance"] = np.where(t_all > 0, t_orders[:R] / np.maximum(t_all, 1), 0.0)
+    info["per_member"] = np.where(members_at > 0, t_orders[:R] / np.maximum(members_at, 1), 0.0)
+    info["per_other"] = np.where(members_at > 0, expected / np.maximum(members_at, 1), 0.0)
     info["n_targets"] = k_targets
     info["n_sellers"] = n_sellers[:R]
 
@@ -644,6 +735,14 @@ def _measure(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int, R: int) ->
         total = np.bincount(g[known], weights=x[known], minlength=G)
         values[name] = np.where(n_known > 0, total / np.maximum(n_known, 1), np.nan)
         counts[name] = n_known
+        # The same shops' other customers: what an order at these shops usually looks like.
+        mine = known & target & (g < R)
+        ring_sum = np.bincount(gs[mine], weights=x[mine], minlength=n_gs)[tgt]
+        ring_cnt = np.bincount(gs[mine], minlength=n_gs)[tgt].astype(np.float64)
+        base_sum = np.bincount(tg_, weights=pop.seller_sum[name][ts] - ring_sum, minlength=G)[:R]
+        base_cnt = np.bincount(tg_, weights=pop.seller_known[name][ts] - ring_cnt, minlength=G)[:R]
+        ref = pop.reference.get(name, np.nan)
+        baseline[name] = np.where(k_targets > 0, (base_sum + SHRINK * ref) / (base_cnt + SHRINK), np.nan)
 
     if "templated_reviews" in avail:
         tc = pop.text_code[order]
@@ -671,7 +770,7 @@ def _measure(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int, R: int) ->
     real = g < R
     rows = pd.DataFrame({"g": g[real], "buyer": buyer[real], "order": order[real], "target": target[real]})
     targets = pd.DataFrame({"g": gs_group[tgt], "seller": gs_seller[tgt], "orders": gs_orders[tgt]})
-    return _Measured(values, counts, surprise, info, rows, targets, link)
+    return _Measured(values, counts, surprise, baseline, info, rows, targets, link)
 
 
 def _member_mean(x: np.ndarray, mg: np.ndarray, mb: np.ndarray, G: int) -> tuple[np.ndarray, np.ndarray]:
@@ -730,11 +829,16 @@ def _lockstep(pop, fg, ft, fb, fs, G: int, R: int, search: np.ndarray) -> dict[s
 
 
 def _linkage(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int) -> tuple[np.ndarray, pd.DataFrame]:
-    """Mean over members of the specificity ``min(1, 2 / users)`` of the most specific
-    identifier they share with another member (0 for a member sharing none).
+    """Mean over members of how strongly an identifier shared with another member binds them.
 
-    An identifier two accounts use is as specific as it gets; one a parcel
-    station or a carrier's NAT gives to hundreds carries almost nothing.
+    A member's binding is ``prior[kind] * share`` for its best identifier
+    shared with another member: the kind's prior (identity linkage's
+    :data:`~graph.detect.identity.KIND_PRIORS`: a payment account or device
+    says more than an address, an IP little) times the share of the
+    identifier's users inside the ring. Identifiers too common to link
+    anyone (``prior / (users - 1) <= LINK_MIN_WEIGHT``: a parcel station, a
+    carrier's NAT) bind nothing. 1 = every member shares a payment account
+    with ring members only.
     """
     rows = pd.DataFrame({"g": mg, "b": mb}).merge(pd.DataFrame({"b": pop.ident_buyer, "c": pop.ident_code}), on="b")
     empty = pd.DataFrame({"g": [], "b": [], "c": [], "n": [], "spec": []})
@@ -742,11 +846,14 @@ def _linkage(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int) -> tuple[n
         return np.zeros(G), empty
     gc, n_gc = _dense(rows["g"].to_numpy(), rows["c"].to_numpy())
     users_in = np.bincount(gc, minlength=n_gc)
-    shared = users_in[gc] >= 2
-    rows = rows[shared]
+    code = rows["c"].to_numpy()
+    users = pop.ident_users[code]
+    prior = pop.ident_prior[code]
+    links = (users_in[gc] >= 2) & (prior / np.maximum(users - 1, 1) > LINK_MIN_WEIGHT)
+    rows = rows[links]
     if rows.empty:
         return np.zeros(G), empty
-    rows = rows.assign(n=users_in[gc[shared]], spec=np.minimum(1.0, 2.0 / pop.ident_users[rows["c"].to_numpy()]))
+    rows = rows.assign(n=users_in[gc[links]], spec=prior[links] * users_in[gc[links]] / users[links])
     best = rows.groupby(["g", "b"], sort=False)["spec"].max()
     total = np.bincount(best.index.get_level_values(0).to_numpy(), weights=best.to_numpy(), minlength=G)
     return total / np.maximum(np.bincount(mg, minlength=G), 1), rows.reset_index(drop=True)
@@ -766,12 +873,13 @@ def z_threshold(n_tests: int, alpha: float = FAMILY_ERROR) -> float:
 
     Every signal is read on every group the detectors proposed: with
     thousands of households and a dozen signals, three-spread coincidences
-    are expected, so a signal starts to count only beyond this distance.
+    are expected, so a signal starts to count only beyond this distance
+    (never below three spreads).
 
     Examples
     --------
     >>> round(z_threshold(1), 2), round(z_threshold(40_000), 2)
-    (1.64, 4.56)
+    (3.0, 4.71)
     """
     return max(3.0, statistics.NormalDist().inv_cdf(1.0 - alpha / max(int(n_tests), 1)))
 
@@ -829,13 +937,19 @@ def _share_distance(
     return z, _logit(q) - _logit(p0)
 
 
-def _strength(sig: Signal, z: np.ndarray, gap: np.ndarray, start: float) -> np.ndarray:
+def _strength(
+    sig: Signal, z: np.ndarray, gap: np.ndarray, start: float, share_gap: np.ndarray | None = None
+) -> np.ndarray:
     """Significance (``z`` beyond ``start``) times effect size (the gap beyond the signal's floor).
 
     The gate keeps a large group's small but "significant" difference (a
-    parcel station's crowd a little more silent than average) from counting.
+    parcel station's crowd a little more silent than average) from counting;
+    for shares the rate must also exceed the baseline by :data:`MIN_SHARE_GAP`
+    (a pattern in 3% of a 300-account block's orders does not describe it).
     """
     gate = np.clip((sig.direction * gap - sig.floor) / sig.floor, 0.0, 1.0)
+    if share_gap is not None:
+        gate = gate * np.clip(sig.direction * share_gap / MIN_SHARE_GAP, 0.0, 1.0)
     out = strength_from_z(sig.direction * z, start) * gate
     return np.where(np.isfinite(z) & np.isfinite(gap), out, np.nan)
 
@@ -870,10 +984,23 @@ def _null_strength(
     tau2 = np.where(enough, np.maximum((np.nan_to_num(iqr) / 1.349) ** 2 - np.nan_to_num(null_se2), 0.0), 0.0)
     if sig.kind == "share":
         z, gap = _share_distance(ring_v * ring_n, ring_n, p0, tau2)
-    else:
-        gap = ring_v - center
-        z = gap / np.sqrt(tau2 + sigma**2 / np.maximum(ring_n, 1.0) + 1e-12)
+        return _strength(sig, z, gap, start, ring_v - p0), raw_median
+    gap = ring_v - center
+    z = gap / np.sqrt(tau2 + sigma**2 / np.maximum(ring_n, 1.0) + 1e-12)
     return _strength(sig, z, gap, start), raw_median
+
+
+def _baseline_strength(
+    sig: Signal, v: np.ndarray, n: np.ndarray, base: np.ndarray, sigma: float, start: float
+) -> np.ndarray:
+    """Strength of a ring's orders at its targets against the same shops' other orders."""
+    if sig.kind == "share":
+        p0 = np.clip(np.nan_to_num(base, nan=0.5), 1e-6, 1.0 - 1e-6)
+        z, gap = _share_distance(v * n, n, p0, np.zeros(len(v)))
+        return _strength(sig, z, gap, start, v - p0)
+    gap = v - base
+    z = gap / np.maximum(sigma / np.sqrt(np.maximum(n, 1.0)), 1e-12)
+    return _strength(sig, z, gap, start)
 
 
 def _reference_strength(sig: Signal, v: np.ndarray, n: np.ndarray, ref: float, sigma: float) -> np.ndarray:
@@ -882,19 +1009,31 @@ def _reference_strength(sig: Signal, v: np.ndarray, n: np.ndarray, ref: float, s
     if sig.kind == "share":
         p0 = np.full(len(v), min(max(ref, 1e-6), 1 - 1e-6))
         z, gap = _share_distance(v * n, n, p0, np.zeros(len(v)))
-    else:
-        gap = v - ref
-        z = gap / np.maximum(sigma / np.sqrt(np.maximum(n, 1.0)), 1e-12)
+        return _strength(sig, z, gap, 3.0, v - p0)
+    gap = v - ref
+    z = gap / np.maximum(sigma / np.sqrt(np.maximum(n, 1.0)), 1e-12)
     return _strength(sig, z, gap, 3.0)
 
 
 def _lines(strengths: dict[str, np.ndarray], R: int) -> np.ndarray:
-    """Line strengths: the noisy-OR of their signals; a supporting line is capped at
-    the second strongest main line (it corroborates a case, it never makes one)."""
+    """Line strengths: the noisy-OR of their signals, made independent of one another.
+
+    Accounts bound by shared identifiers may be one person or one household;
+    that person's favourite shops and shopping times then follow from the
+    link, so coordination and lockstep count as separate lines only to the
+    extent the members are *not* linked (times ``1 - linkage``). A linked
+    group needs behaviour for its second line; unlinked accounts acting in
+    concert (thin exports, hired click-farm accounts) do not. A supporting
+    line is capped at the second strongest main line (it corroborates a
+    case, it never makes one).
+    """
     lines = np.zeros((R, len(LINES)))
     for name, st in strengths.items():
         li = LINES.index(_BY_NAME[name].line)
         lines[:, li] = 1.0 - (1.0 - lines[:, li]) * (1.0 - np.nan_to_num(st))
+    unlinked = 1.0 - lines[:, LINES.index("linkage")]
+    for line in LINKED_LINES:
+        lines[:, LINES.index(line)] *= unlinked
     main = [i for i, line in enumerate(LINES) if line not in SUPPORTING_LINES]
     second = -np.sort(-lines[:, main], axis=1)[:, 1]
     for line in SUPPORTING_LINES:
@@ -915,7 +1054,7 @@ def _reference_lines(pop: Population, m: _Measured, R: int) -> tuple[np.ndarray,
         if sig.calibration == "surprise":
             strengths[name] = np.clip(m.surprise[name] / SURPRISE_FULL, 0.0, 1.0)
         elif sig.calibration == "direct":
-            strengths[name] = np.clip(v[:R] / LINK_FULL, 0.0, 1.0)
+            strengths[name] = np.clip(v[:R], 0.0, 1.0)
         elif name in pop.reference:
             strengths[name] = _reference_strength(sig, v[:R], m.counts[name][:R], pop.reference[name], pop.spread.get(name, 0.0))
     return _lines(strengths, R), _types(strengths, R)
@@ -1089,6 +1228,7 @@ def evaluate(
 
     strengths: dict[str, np.ndarray] = {}
     null_median: dict[str, np.ndarray] = {}
+    against_shops: dict[str, np.ndarray] = {}
     for name, v in m.values.items():
         sig = _BY_NAME[name]
         if sig.calibration == "surprise":
@@ -1096,11 +1236,19 @@ def evaluate(
             null_median[name] = np.full(R, np.nan)
         elif sig.calibration == "direct":
             null_median[name] = np.nan_to_num(_nan_quantile(v[R:].reshape(R, k), 0.5))
-            strengths[name] = np.clip((v[:R] - null_median[name]) / LINK_FULL, 0.0, 1.0)
+            strengths[name] = np.clip(v[:R] - null_median[name], 0.0, 1.0)
         else:
             strengths[name], null_median[name] = _null_strength(
                 sig, v, m.counts[name], R, k, pop.spread.get(name, 0.0), start
             )
+            if name in m.baseline:
+                # A ring with targets is compared with the same shops' other customers.
+                base = m.baseline[name]
+                at_shops = _baseline_strength(sig, v[:R], m.counts[name][:R], base, pop.spread.get(name, 0.0), start)
+                has = np.isfinite(base)
+                strengths[name] = np.where(has, at_shops, strengths[name])
+                null_median[name] = np.where(has, base, null_median[name])
+                against_shops[name] = has
 
     lines = _lines(strengths, R)
     scores = np.clip(combine_lines(lines), 0.0, 1.0)
@@ -1128,7 +1276,8 @@ def evaluate(
     sub = {name: a[keep] for name, a in strengths.items()}
     signals, top = _explain(
         pop, kept_rings, keep, m, sub, {n: w[keep] for n, w in weights.items()},
-        {n: a[keep] for n, a in null_median.items()}, targets, rows, link,
+        {n: a[keep] for n, a in null_median.items()}, {n: a[keep] for n, a in against_shops.items()},
+        targets, rows, link,
     )
     g = rows["g"].to_numpy()
     times = pop.o_time[rows["order"].to_numpy()]
@@ -1253,12 +1402,86 @@ def screen(pop: Population, rings: Sequence[Ring]) -> Screened:
     )
 
 
+def trim_to_evidence(pop: Population, ev: Evidence, min_strength: float = 0.5) -> list[Ring]:
+    """Drop members whose own orders show none of their ring's strong behavioural anomalies.
+
+    For each ring, its per-order behaviour and account signals with strength
+    at least ``min_strength`` (one-star ratings, refunds, silent orders, fast
+    confirmation ...) are the abuse. A member took part when its own orders
+    at the targets, all those signals combined (Stouffer's z of each against
+    the population), are beyond chance at one-sided 5% (:data:`MEMBER_Z`):
+    one one-star rating is (they are rare), one silent order is not (half of
+    all orders are). A household that also shops at the attacked store took
+    no part. Rings
+    without such signals are left whole; rings left with fewer than two
+    members are dropped.
+
+    Returns
+    -------
+    list[Ring]
+        The evidence's rings, trimmed.
+    """
+    strong = ev.signals[(ev.signals["strength"] >= min_strength)]
+    strong = strong[strong["signal"].map(
+        lambda n: n in pop.per_order and _BY_NAME[n].line in ("behaviour", "accounts"))]
+    if strong.empty:
+        return list(ev.rings)
+    mg, mb = _members(pop, ev.rings)
+    g, order = _expand(pop, mg, mb)
+    targets = {i: set(t) for i, t in enumerate(ev.targets)}
+    seller = pop.seller_ids[pop.o_seller[order]]
+    at = np.array([not targets[gi] or s in targets[gi] for gi, s in zip(g.tolist(), seller.tolist(), strict=True)])
+    frame = pd.DataFrame({"g": g, "b": pop.o_buyer[order]})[at]
+    order = order[at]
+    gi = frame["g"].to_numpy()
+    checked = np.zeros(len(ev.rings), bool)
+    z_sum, n_sig = None, None
+    for name, grp in strong.groupby("signal"):
+        sig = _BY_NAME[name]
+        rings_with = np.zeros(len(ev.rings), bool)
+        rings_with[grp["ring"].to_numpy(np.int64)] = True
+        checked |= rings_with
+        x = pop.per_order[name][order]
+        use = rings_with[gi] & np.isfinite(x)
+        counts = frame.assign(x=np.where(use, x, 0.0), n=use).groupby(["g", "b"])[["x", "n"]].sum()
+        xs, ns = counts["x"].to_numpy(), counts["n"].to_numpy(np.float64)
+        ref = pop.reference.get(name, 0.0)
+        if sig.kind == "share":
+            p0 = np.full(len(counts), min(max(ref, 1e-6), 1 - 1e-6))
+            z = _share_distance(xs, ns, p0, np.zeros(len(counts)))[0]
+        else:
+            spread = max(pop.spread.get(name, 1.0), 1e-9)
+            z = sig.direction * (xs / np.maximum(ns, 1) - ref) / (spread / np.sqrt(np.maximum(ns, 1)))
+        z = pd.Series(np.where(ns > 0, z, 0.0), index=counts.index)
+        seen = pd.Series((ns > 0).astype(np.float64), index=counts.index)
+        z_sum = z if z_sum is None else z_sum.add(z, fill_value=0.0)
+        n_sig = seen if n_sig is None else n_sig.add(seen, fill_value=0.0)
+    # Stouffer: the member's evidence over all its ring's strong signals at once.
+    best = z_sum / np.sqrt(np.maximum(n_sig, 1.0))
+    part = best >= MEMBER_Z
+    ring_of = part.index.get_level_values(0).to_numpy(np.int64)
+    out_pairs = part[checked[ring_of] & ~part.to_numpy()].index
+    drop: dict[int, set[str]] = {}
+    for ring_i, b in zip(out_pairs.get_level_values(0), out_pairs.get_level_values(1), strict=True):
+        drop.setdefault(int(ring_i), set()).add(str(pop.buyer_ids[b]))
+    out = []
+    for i, ring in enumerate(ev.rings):
+        gone = drop.get(i)
+        if gone:
+            keep = [b for b in ring.buyers if b not in gone]
+            if len(keep) < 2:
+                continue
+            ring = dataclasses.replace(ring, buyers=keep, support={b: ring.support.get(b, 1) for b in keep})
+        out.append(ring)
+    return out
+
+
 def _trim(pop: Population, rings: Sequence[Ring]) -> list[Ring]:
     """Drop members who never ordered from their ring's target shops (rings without targets stay whole)."""
     mg, mb = _members(pop, rings)
-    m = _measure(pop, mg, mb, len(rings), len(rings))
-    at_target = m.rows.groupby(["g", "buyer"], sort=True)["target"].any()
-    has_target = np.bincount(m.targets["g"].to_numpy(np.int64), minlength=len(rings)) > 0
+    t = _target_rows(pop, mg, mb, len(rings))
+    at_target = pd.DataFrame({"g": t.g, "buyer": t.buyer, "target": t.target}).groupby(["g", "buyer"], sort=True)["target"].any()
+    has_target = np.bincount(t.gs_group[t.is_target], minlength=len(rings)) > 0
     g = at_target.index.get_level_values(0).to_numpy(np.int64)
     out_rows = at_target[has_target[g] & ~at_target.to_numpy()]
     if out_rows.empty and not has_target.any():
@@ -1365,7 +1588,7 @@ def _duration(hours: float) -> str:
     return f"{hours * 60:.0f} min" if hours < 1 else (f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} days")
 
 
-def _explain(pop, rings, index, m: _Measured, strengths, weights, null_median, targets, rows, link):
+def _explain(pop, rings, index, m: _Measured, strengths, weights, null_median, against_shops, targets, rows, link):
     """One row per (ring, signal) with its number and a sentence an analyst can check.
 
     ``rings``, ``strengths`` ... describe the kept rings; ``index`` their
@@ -1383,31 +1606,31 @@ def _explain(pop, rings, index, m: _Measured, strengths, weights, null_median, t
         n = int(counts[name][r])
         k = len(targets[r])
         shops = f"{k} target shop{'s' if k != 1 else ''}"
-        vs = f" (similar random groups: {_pct(null)})"
+        basis = "the same shops' other customers" if name in against_shops and against_shops[name][r] else "similar random groups"
+        vs = f" ({basis}: {_pct(null)})"
         if name == "target_concentration":
             return v, (
-                f"{_pct(v)} of the ring's {int(n_rows[r])} orders went to {shops}, where they made up "
-                f"{_pct(info['target_dominance'][r])} of all orders (the shops' popularity predicts "
-                f"{info['target_expected'][r]:.1f} of them){vs}"
+                f"{_pct(v)} of the ring's {int(n_rows[r])} orders went to {shops}: {info['per_member'][r]:.1f} orders "
+                f"per member against {info['per_other'][r]:.1f} per other customer; the ring placed "
+                f"{_pct(info['target_dominance'][r])} of the shops' orders"
             )
         if name == "lockstep":
             w = info["lockstep_width"][r] or "hour"
             return v, (
                 f"{_pct(info['lockstep_observed'][r])} of the ring's orders to its targets were placed in the same {w} "
                 f"as another member's order at the same shop, over {int(info['lockstep_windows'][r])} separate {w}s "
-                f"(chance predicts {_pct(info['lockstep_expected'][r])}; the busiest {w} left out){vs}"
+                f"(chance predicts {_pct(info['lockstep_expected'][r])}; the busiest {w} left out)"
             )
         if name == "shared_identifiers":
             return v, link_text.get(r, "no member shares an identifier with another member")
         if name == "fast_confirmation":
             return math.expm1(v), (
                 f"receipt was confirmed a typical {_duration(math.expm1(v))} after delivery over {n} orders "
-                f"(similar random groups: {_duration(math.expm1(null))})"
+                f"({basis}: {_duration(math.expm1(null))})"
             )
         if name == "account_age":
             return math.expm1(v), (
-                f"accounts were a typical {math.expm1(v):.0f} days old when ordering "
-                f"(similar random groups: {math.expm1(null):.0f} days)"
+                f"accounts were a typical {math.expm1(v):.0f} days old when ordering ({basis}: {math.expm1(null):.0f} days)"
             )
         if name == "low_credit":
             c = v * pop.credit_scale

@@ -4,8 +4,9 @@
 (:mod:`ingest.schema`). Each input rule is then a small named check in
 :data:`CHECKS` that looks at the raw and parsed columns of a whole chunk at
 once (pyarrow compute, numpy) and yields :class:`RowErrors`: one broken rule
-over many rows. :func:`validate` runs them all and collects the errors into a
-:class:`ValidationReport`. Only unreadable files raise; bad rows never do.
+over many rows. :func:`validate` runs them all; a file's first error per row
+(:class:`RowError`) is collected in a :class:`ValidationReport`. Only
+unreadable files raise; bad rows never do.
 
 Value rules (CONTRACT.md section 1)
     Timestamps: ISO 8601 with an offset; without one, read in ``tz``; Unix
@@ -145,6 +146,11 @@ class ValidationReport:
 # -- typed parsing ---------------------------------------------------------------------
 
 
+def _array(column: pa.ChunkedArray) -> pa.Array:
+    """One contiguous array (without a copy when the column already is one)."""
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+
+
 def _text(values: pa.Array) -> pa.Array:
     """Values as trimmed strings, empty = null."""
     if not pa.types.is_string(values.type):
@@ -211,8 +217,9 @@ def _iso_by_row(text: pa.Array, tz: str) -> pa.Array:
 
     fields = {name: part(name, "0") for name in ("mo", "d", "h", "mi", "s")}
     canonical = pc.binary_join_element_wise(
-        part("y", "0", 4), "-", fields["mo"], "-", fields["d"], "T", fields["h"], ":", fields["mi"], ":", fields["s"], ""
-    )
+        part("y", "0", 4), "-", fields["mo"], "-", fields["d"], "T",
+        fields["h"], ":", fields["mi"], ":", fields["s"], "",
+    )  # fmt: skip
     naive = pc.strptime(canonical, "%Y-%m-%dT%H:%M:%S", "us", error_is_null=True)
     # strptime rolls 30 February over into March: keep only values that read back unchanged.
     for name, unit in (("mo", pc.month), ("d", pc.day), ("h", pc.hour), ("mi", pc.minute), ("s", pc.second)):
@@ -392,7 +399,7 @@ def parse_chunk(kind: FileKind, raw: pa.Table, tz: str = "UTC") -> Parsed:
     for column in kind.columns:
         if column.name not in raw.column_names:
             continue
-        data = raw.column(column.name).combine_chunks()
+        data = _array(raw.column(column.name))
         if pa.types.is_null(data.type):
             data = data.cast(pa.string())
         if column.type == "timestamp":
@@ -417,7 +424,7 @@ def _string_columns(parsed: Parsed) -> Iterator[tuple[str, pa.Array]]:
     for name in parsed.raw.column_names:
         data = parsed.raw.column(name)
         if pa.types.is_string(data.type):
-            yield name, data.combine_chunks()
+            yield name, _array(data)
 
 
 def _bad(parsed: Parsed, name: str) -> pa.Array:

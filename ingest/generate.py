@@ -54,12 +54,10 @@ HOUR, DAY, YEAR = 3600, 86400, 365 * 86400
 DOUBLE_11, DOUBLE_12 = 71, 102  # day numbers of Nov 11 and Dec 12
 
 # Local hour-of-day weights of honest ordering (evening peak, quiet small hours).
-HOUR_W = np.array([2.2, 1.2, .6, .35, .25, .3, .7, 1.5, 2.6, 3.6, 4.5, 4.6,
-                   4.1, 4.0, 4.4, 4.5, 4.3, 4.0, 4.1, 5.1, 6.6, 7.6, 7.1, 4.6])  # fmt: skip
-WORK_W = np.where((np.arange(24) >= 9) & (np.arange(24) <= 18), 1.0, 0.05)
-FARM_W = np.where((np.arange(24) >= 10) & (np.arange(24) <= 23), 1.0, 0.1)
-
-CHUNK_ROWS = 250_000  # orders per output file
+_HOUR_W = np.array([2.2, 1.2, .6, .35, .25, .3, .7, 1.5, 2.6, 3.6, 4.5, 4.6,
+                   4.1, 4.0, 4.4, 4.5, 4.3, 4.0, 4.1, 5.1, 6.6, 7.6, 7.1, 4.6])
+_WORK_W = np.where((np.arange(24) >= 9) & (np.arange(24) <= 18), 1.0, 0.05)
+_FARM_W = np.where((np.arange(24) >= 10) & (np.arange(24) <= 23), 1.0, 0.1)
 
 
 def _day_weights() -> np.ndarray:
@@ -105,6 +103,14 @@ def _by_kind(kind: np.ndarray, texts: dict[int, pa.Array]) -> pa.Array:
         pos[rows] = offset + np.arange(len(rows))
         offset += len(rows)
     return pa.concat_arrays([t.cast(pa.string()) for t in texts.values()]).take(pa.array(pos))
+
+
+def _groups(keys: np.ndarray, members: np.ndarray, min_size: int) -> list[tuple[int, np.ndarray]]:
+    """(key, members) for each key with at least ``min_size`` members."""
+    order = np.argsort(keys, kind="stable")
+    keys, members = keys[order], members[order]
+    uniq, start, count = np.unique(keys, return_index=True, return_counts=True)
+    return [(int(k), members[a : a + c]) for k, a, c in zip(uniq, start, count) if c >= min_size]
 
 
 def _pylist(values: np.ndarray) -> list[str]:
@@ -158,6 +164,11 @@ def _ranks(counts: np.ndarray) -> np.ndarray:
     return np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
 
 
+def _cities(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Cities drawn by population."""
+    return rng.choice(len(_CITIES), n, p=_CITY_POP / _CITY_POP.sum())
+
+
 def _lognormal(rng: np.random.Generator, median: float, sigma: float, n: int) -> np.ndarray:
     return median * np.exp(sigma * rng.standard_normal(n))
 
@@ -182,7 +193,7 @@ _PROV_NAMES = pa.array([p for p, *_ in _CITIES])
 _CITY_NAMES = pa.array([c for _, c, *_ in _CITIES])
 _CITY_POP = np.array([pop for *_, pop, _ in _CITIES], float)
 _CITY_REGION = np.array([i if not p else list(V.PROVINCES).index(p) + len(_CITIES) for i, (p, *_) in
-                         enumerate(_CITIES)])  # fmt: skip
+                         enumerate(_CITIES)])
 _CITY_REGION = np.unique(_CITY_REGION, return_inverse=True)[1]  # municipalities are regions of their own
 N_REGIONS = int(_CITY_REGION.max()) + 1
 _DIST_CITY = np.array([i for i, (*_, d) in enumerate(_CITIES) for _ in d])
@@ -206,6 +217,7 @@ _GIVEN = pa.array([*V.GIVEN_CHARS, ""])  # the last entry: a one-character given
 
 _CAT = V.CATEGORIES
 _CAT_NAMES = pa.array([c[0] for c in _CAT])
+_CAT_INDEX = {c[0]: i for i, c in enumerate(_CAT)}
 _CAT_PRICE = np.array([c[1] for c in _CAT], float)
 _CAT_PSIG = np.array([c[2] for c in _CAT], float)
 _CAT_WEIGHT = np.array([c[3] for c in _CAT], float)
@@ -326,16 +338,16 @@ class _World:
     def _geography(self) -> None:
         rng = self.rng
         n_sites = max(60, self.n_orders // 40)
-        city = np.concatenate([np.arange(len(_CITIES)), rng.choice(len(_CITIES), n_sites, p=_CITY_POP / _CITY_POP.sum())])
+        city = np.concatenate([np.arange(len(_CITIES)), _cities(rng, n_sites)])
         self.res_site0, self.res_nsite = self._new_sites(city, name_lo=0, name_hi=len(_COMPOUNDS))
         n_towers = max(30, self.n_orders // 400)
-        city = np.concatenate([np.arange(len(_CITIES)), rng.choice(len(_CITIES), n_towers, p=_CITY_POP / _CITY_POP.sum())])
+        city = np.concatenate([np.arange(len(_CITIES)), _cities(rng, n_towers)])
         self.office_site0, self.office_nsite = self._new_sites(city, name_lo=_TOWER0, name_hi=_CAMPUS0)
         # Carriers' address blocks: per region and carrier (0 mobile, 1 telecom, 2 unicom) a few /16s
         # for home broadband and mobile NAT, and a /32 for IPv6.
         first = {0: [36, 39, 111, 112, 117, 120, 183, 211, 223], 1: [58, 59, 60, 61, 113, 114, 115, 116, 117,
                  118, 119, 121, 122, 124, 125, 180, 182, 183, 202, 218, 219, 220, 221, 222],
-                 2: [27, 42, 60, 61, 101, 110, 111, 112, 113, 123, 175, 182, 221]}  # fmt: skip
+                 2: [27, 42, 60, 61, 101, 110, 111, 112, 113, 123, 175, 182, 221]}
         self.blocks = np.zeros((N_REGIONS, 3, 4), np.uint64)
         for c, octets in first.items():
             a = rng.choice(octets, (N_REGIONS, 4))
@@ -367,7 +379,7 @@ class _World:
         city, district, street, no = city[first], district[first], street[first], no[first]
         order = np.argsort(city, kind="stable")
         ids = self.sites.add(district=district[order], street=street[order], no=no[order],
-                             name=rng.integers(name_lo, name_hi, len(order)))  # fmt: skip
+                             name=rng.integers(name_lo, name_hi, len(order)))
         counts = np.bincount(city[order], minlength=len(_CITIES))
         return ids[0] + np.cumsum(counts) - counts, counts
 
@@ -379,7 +391,7 @@ class _World:
         floor = 1 + np.minimum(rng.geometric(0.12, n), 33)
         return self.addresses.add(kind=0, site=site, bld=np.minimum(rng.geometric(0.12, n), 40),
                                   unit=1 + rng.integers(0, 4, n), room=floor * 100 + rng.integers(1, 5, n),
-                                  letter=0, station=-1)  # fmt: skip
+                                  letter=0, station=-1)
 
     def new_offices(self, city: np.ndarray) -> np.ndarray:
         rng = self.rng
@@ -387,12 +399,12 @@ class _World:
         site = self.office_site0[city] + (rng.random(n) * self.office_nsite[city]).astype(int)
         floor = rng.integers(2, 40, n)
         return self.addresses.add(kind=1, site=site, bld=0, unit=0, room=floor * 100 + rng.integers(1, 20, n),
-                                  letter=rng.choice(4, n, p=[.55, .2, .15, .1]), station=-1)  # fmt: skip
+                                  letter=rng.choice(4, n, p=[.55, .2, .15, .1]), station=-1)
 
     def new_stations(self, site: np.ndarray) -> np.ndarray:
         """A parcel station (驿站, lockers) at each of the given sites."""
         return self.addresses.add(kind=2, site=site, bld=0, unit=0, room=0, letter=0,
-                                  station=self.rng.integers(0, len(V.STATION_NAMES), len(site)))  # fmt: skip
+                                  station=self.rng.integers(0, len(V.STATION_NAMES), len(site)))
 
     def new_devices(self, n: int) -> np.ndarray:
         rng = self.rng
@@ -400,14 +412,19 @@ class _World:
         hi = np.where(kind == 0, np.uint64(0), _u64(rng, n))  # an Android id is 64 bits
         return self.devices.add(kind=kind, hi=hi, lo=_u64(rng, n))
 
-    def new_v4(self, region: np.ndarray, carrier: np.ndarray, net: np.ndarray | None = None) -> np.ndarray:
-        """New IPv4 addresses in the carrier's blocks of the region (or in the given /24 networks)."""
+    def new_v4(self, region: np.ndarray, carrier: np.ndarray) -> np.ndarray:
+        """New IPv4 addresses, each in some /24 of the carrier's blocks in the region."""
+        return self.new_networks(region, carrier, np.ones(len(region), int))
+
+    def new_networks(self, region: np.ndarray, carrier: np.ndarray, hosts: np.ndarray) -> np.ndarray:
+        """For each k, ``hosts[k]`` new IPv4 addresses in one /24 of the carrier's blocks in ``region[k]``
+        (an office, a campus, a farm). Returns the id of the first address of each network."""
         rng = self.rng
         n = len(region)
-        if net is None:
-            block = self.blocks[region, carrier, rng.integers(0, 4, n)]
-            net = block | (rng.integers(0, 256, n).astype(np.uint64) << np.uint64(8))
-        return self.ips.add(ver=4, hi=0, lo=net | rng.integers(2, 255, n).astype(np.uint64))
+        net = self.blocks[region, carrier, rng.integers(0, 4, n)] | (rng.integers(0, 256, n).astype(np.uint64) << 8)
+        net = np.repeat(net, hosts)
+        ids = self.ips.add(ver=4, hi=0, lo=net | rng.integers(2, 255, len(net)).astype(np.uint64))
+        return ids[0] + np.cumsum(hosts) - hosts
 
     def new_v6(self, region: np.ndarray, carrier: np.ndarray, per_net: int) -> np.ndarray:
         """IPv6 home addresses: ``per_net`` privacy addresses in each new /64 (one per region)."""
@@ -440,17 +457,18 @@ class _World:
         self.n_sellers = ns
         self.seller_ids = np.char.add(b"s", _distinct(rng, 10**7, 10**8, ns).astype("S8"))
         cat = rng.choice(len(_CAT), ns, p=_CAT_SHARE)
-        cat[: min(ns, 3)] = [0, 4, 9][: min(ns, 3)]  # a tiny world still has physical goods
+        basics = [_CAT_INDEX[c] for c in ("女装", "食品零食", "数码配件")]
+        cat[: min(ns, 3)] = basics[: min(ns, 3)]  # a tiny world still sells parcels
         self.seller_cat = cat
-        self.seller_city = rng.choice(len(_CITIES), ns, p=_CITY_POP / _CITY_POP.sum())
+        self.seller_city = _cities(rng, ns)
         self.seller_pop = _lognormal(rng, 1.0, 1.6, ns)
         age = np.where(rng.random(ns) < 0.2, rng.uniform(0.05, 1, ns), _lognormal(rng, 3.0, 0.6, ns))
         self.seller_reg = START - (np.minimum(age, 13) * YEAR).astype(np.int64)
         self.seller_carrier = np.stack([rng.choice(len(V.CARRIERS), ns, p=_CARRIER_SHARE),
-                                        rng.choice(len(V.CARRIERS), ns, p=_CARRIER_SHARE)], axis=1)  # fmt: skip
+                                        rng.choice(len(V.CARRIERS), ns, p=_CARRIER_SHARE)], axis=1)
         self.seller_names = _join(_take(pa.array(V.SHOP_HEADS), rng.integers(0, len(V.SHOP_HEADS), ns)),
                                   _take(_CAT_NAMES, cat),
-                                  _take(pa.array(V.SHOP_TAILS), rng.integers(0, len(V.SHOP_TAILS), ns)))  # fmt: skip
+                                  _take(pa.array(V.SHOP_TAILS), rng.integers(0, len(V.SHOP_TAILS), ns)))
 
         n_items = np.minimum(rng.geometric(1 / 6, ns), 200)
         self.item0 = np.cumsum(n_items) - n_items
@@ -471,14 +489,14 @@ class _World:
         self.item_titles = _join(_take(adj, rng.integers(0, len(adj), ni)), " ",
                                  _take(pa.array(V.SHOP_HEADS), rng.integers(0, len(V.SHOP_HEADS), ni)), " ",
                                  _take(pa.array(_NOUNS), noun), " ",
-                                 _take(adj, rng.integers(0, len(adj), ni)))  # fmt: skip
+                                 _take(adj, rng.integers(0, len(adj), ni)))
         within = (1.0 / (1 + rank) ** 1.1) * _lognormal(rng, 1.0, 0.4, ni)
         self.item_pop = self.seller_pop[seller] * within / np.bincount(seller, within)[seller]
         # Flash-sale items: popular physical goods, promoted at midnight of Double 11 and Double 12.
         physical = np.flatnonzero(~self.item_virtual)
         top = physical[np.argsort(-self.item_pop[physical], kind="stable")[: max(3, ni // 50)]]
         self.flash = {d: rng.choice(top, min(len(top), int(rng.integers(6, 16))), replace=False)
-                      for d in (DOUBLE_11, DOUBLE_12)}  # fmt: skip
+                      for d in (DOUBLE_11, DOUBLE_12)}
 
     # buyers, households, offices, campuses
 
@@ -495,7 +513,7 @@ class _World:
         hh = np.repeat(np.arange(nh, dtype=np.int32), sizes)
         self.hh, self.hh_size = hh, sizes
         self.hh_main = np.cumsum(sizes) - sizes  # the first account of each household
-        hh_city = rng.choice(len(_CITIES), nh, p=_CITY_POP / _CITY_POP.sum())
+        hh_city = _cities(rng, nh)
         city = hh_city[hh]
         self.buyer_city = city.astype(np.int16)
         region = _CITY_REGION[city]
@@ -532,9 +550,7 @@ class _World:
             egress_n = rng.integers(1, 5, nc)
             creg = _CITY_REGION[ccity]
             ccarrier = rng.integers(1, 3, nc)
-            nets = self.blocks[creg, ccarrier, rng.integers(0, 4, nc)] | (rng.integers(0, 256, nc).astype(np.uint64) << np.uint64(8))
-            egress0 = self.new_v4(np.repeat(creg, egress_n), np.repeat(ccarrier, egress_n), np.repeat(nets, egress_n))
-            egress0 = egress0[0] + np.cumsum(egress_n) - egress_n
+            egress0 = self.new_networks(creg, ccarrier, egress_n)
             self.company[workers] = company
             self.company_office, self.company_ip0, self.company_nip = office, egress0, egress_n
             addr[workers, 1] = office[company]
@@ -549,21 +565,19 @@ class _World:
         ncamp = max(1, round(len(students) / 350)) if len(students) else 0
         self.campus_stations: list[np.ndarray] = []
         if ncamp:
-            camp_city = rng.choice(len(_CITIES), ncamp, p=_CITY_POP / _CITY_POP.sum())
+            camp_city = _cities(rng, ncamp)
             camp_of = rng.integers(0, ncamp, len(students))
             self.campus[students] = camp_of
             for c in range(ncamp):
                 site = self.sites.add(district=_CITY_DIST0[camp_city[c]] + rng.integers(0, _CITY_NDIST[camp_city[c]]),
                                       street=rng.integers(0, len(V.STREETS)), no=rng.integers(1, 999),
                                       name=_CAMPUS0 + camp_city[c] * len(V.CAMPUS_KINDS)
-                                      + rng.integers(0, len(V.CAMPUS_KINDS)))[0]  # fmt: skip
+                                      + rng.integers(0, len(V.CAMPUS_KINDS)))[0]
                 stations = self.new_stations(np.full(int(rng.integers(1, 3)), site))
                 self.campus_stations.append(stations)
                 members = students[camp_of == c]
                 addr[members, 1] = stations[rng.integers(0, len(stations), len(members))]
-                reg = np.full(8, _CITY_REGION[camp_city[c]])
-                net = self.blocks[reg[:1], 1, rng.integers(0, 4, 1)] | (rng.integers(0, 256, 1).astype(np.uint64) << np.uint64(8))
-                egress = self.new_v4(reg, np.ones(8, int), np.repeat(net, 8))
+                egress = self.new_networks(_CITY_REGION[camp_city[c : c + 1]], np.ones(1, int), np.full(1, 8))
                 ip_start[members, 2], ip_n[members, 2] = egress[0], 8
             aw[students, 0] = rng.integers(5, 20, len(students))
             aw[students, 1] = 100
@@ -575,8 +589,7 @@ class _World:
         site_of_home = self.addresses.column("site")[home[alt[use_station]]]
         sites, inverse = np.unique(site_of_home, return_inverse=True)
         addr[alt[use_station], 2] = self.new_stations(sites)[inverse]
-        addr[alt[~use_station], 2] = self.new_homes(rng.choice(len(_CITIES), int((~use_station).sum()),
-                                                               p=_CITY_POP / _CITY_POP.sum()))  # fmt: skip
+        addr[alt[~use_station], 2] = self.new_homes(_cities(rng, int((~use_station).sum())))
         aw[alt, 2] = rng.integers(5, 25, len(alt))
         self.addr, self.addr_w = addr, aw
 
@@ -596,7 +609,8 @@ class _World:
         dw[fam, 2] = rng.integers(20, 70, len(fam))
         # Second-hand phones keep their device id: two strangers share it.
         single = np.flatnonzero(sizes[hh] == 1)
-        pairs = rng.choice(single, (max(1, nb // 200), 2), replace=False) if len(single) > nb // 100 + 2 else np.zeros((0, 2), int)
+        n_pairs = max(1, nb // 200) if len(single) > nb // 100 + 2 else 0
+        pairs = rng.choice(single, (n_pairs, 2), replace=False)
         dev[pairs[:, 1], 1] = dev[pairs[:, 0], 0]
         dw[pairs[:, 1], 1] = rng.integers(60, 200, len(pairs))
         self.resold = pairs
@@ -675,7 +689,7 @@ class _World:
             t.freeze()
         a = self.addresses
         key = ((((a["kind"].astype(np.int64) * 2**26 + a["site"]) * 64 + a["bld"]) * 16 + a["unit"]) * 8192
-               + a["room"]) * 32 + a["letter"] * 8 + (a["station"] + 1)  # fmt: skip
+               + a["room"]) * 32 + a["letter"] * 8 + (a["station"] + 1)
         _, first, inv = np.unique(key, return_index=True, return_inverse=True)
         self.addr_canon = first[inv]  # typing the same apartment twice gives one address
         self.item_cdf = np.cumsum(self.item_pop)
@@ -705,12 +719,12 @@ class _World:
         prov = pc.if_else(pc.equal(prov, ""), "", _join(prov, sep_s))
         street = _join(_take(_STREETS, s["street"][site]), _str(s["no"][site]), "号")
         res = _join(_str(a["bld"][ids]), _take(_BWORDS, bword), _str(a["unit"][ids]), "单元",
-                    _str(a["room"][ids]), "室")  # fmt: skip
+                    _str(a["room"][ids]), "室")
         office = _join(_take(_LETTERS, a["letter"][ids]), _str(a["room"][ids]), "室")
         station = _take(_STATIONS, np.maximum(a["station"][ids], 0))
         detail = pc.if_else(pa.array(kind == 0), res, pc.if_else(pa.array(kind == 1), office, station))
         text = _join(prov, _take(_CITY_NAMES, city), sep_s, _take(_DIST_NAMES, district), sep_s, street, sep_s,
-                     _take(_SITE_NAMES, s["name"][site]), sep_s, detail)  # fmt: skip
+                     _take(_SITE_NAMES, s["name"][site]), sep_s, detail)
         if wide.any():
             sub = text.filter(pa.array(wide))
             for c, w in _FULLWIDTH.items():
@@ -723,13 +737,13 @@ class _World:
         kind, hi, lo = d["kind"][ids], d["hi"][ids], d["lo"][ids]
         android = _text(_hex_bytes(lo[kind == 0]))
         h32 = np.concatenate([_hex_bytes(hi[kind > 0]).view(np.uint8).reshape(-1, 16),
-                              _hex_bytes(lo[kind > 0]).view(np.uint8).reshape(-1, 16)], axis=1)  # fmt: skip
+                              _hex_bytes(lo[kind > 0]).view(np.uint8).reshape(-1, 16)], axis=1)
         web = _text(np.ascontiguousarray(h32[kind[kind > 0] == 2]).view("S32").ravel())
         uuid = h32[kind[kind > 0] == 1]
         uuid = np.where(uuid >= ord("a"), uuid - 32, uuid).astype(np.uint8)  # iOS writes upper case
         dash = np.full((len(uuid), 1), ord("-"), np.uint8)
         uuid = np.concatenate([uuid[:, :8], dash, uuid[:, 8:12], dash, uuid[:, 12:16], dash, uuid[:, 16:20], dash,
-                               uuid[:, 20:]], axis=1)  # fmt: skip
+                               uuid[:, 20:]], axis=1)
         parts = {0: android, 1: _text(np.ascontiguousarray(uuid).view("S36").ravel()), 2: web}
         return _by_kind(kind, parts)
 
@@ -774,7 +788,7 @@ _FRAME = {
     "conf_d": np.int64, "rev_d": np.int64, "cancel": bool, "unpaid": bool, "refund": np.int64, "rating": np.int8,
     "f1": np.int64, "f2": np.int64, "f3": np.int64, "f4": np.int64, "chat": np.int32, "upd": bool,
     "ring": np.int64, "block": np.int64, "pos": np.int64, "used": np.int64,
-}  # fmt: skip
+}
 
 
 def _concat(frames: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -788,7 +802,7 @@ def _select(frame: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, np.ndar
 
 
 def _base_orders(w: _World, rng: np.random.Generator, buyer: np.ndarray, item: np.ndarray,
-                 t: np.ndarray) -> dict[str, np.ndarray]:  # fmt: skip
+                 t: np.ndarray) -> dict[str, np.ndarray]:
     """Orders as the buyer would place them honestly: the one starting point of every order."""
     n = len(buyer)
     seller = w.item_seller[item]
@@ -839,12 +853,12 @@ def _base_orders(w: _World, rng: np.random.Generator, buyer: np.ndarray, item: n
     f["ship_d"] += np.where(day == DOUBLE_11, rng.integers(0, 2 * DAY, n), 0)
     near = _CITY_REGION[w.buyer_city[buyer]] == _CITY_REGION[w.seller_city[seller]]
     f["deliv_d"] = np.where(virtual, 0, np.where(near, _lognormal(rng, 26 * HOUR, 0.35, n),
-                                                 _lognormal(rng, 60 * HOUR, 0.35, n))).astype(np.int64)  # fmt: skip
+                                                 _lognormal(rng, 60 * HOUR, 0.35, n))).astype(np.int64)
     mode = rng.random(n)
     auto = np.maximum(10 * DAY - f["deliv_d"], HOUR) + rng.integers(0, HOUR, n)
     f["conf_d"] = np.select([virtual, mode < 0.1, mode < 0.62],
                             [rng.integers(60, 2 * DAY, n), _lognormal(rng, 1.5 * HOUR, 1.0, n),
-                             _lognormal(rng, 1.5 * DAY, 0.9, n)], auto).astype(np.int64)  # fmt: skip
+                             _lognormal(rng, 1.5 * DAY, 0.9, n)], auto).astype(np.int64)
     f["rev_d"] = _lognormal(rng, 1 * DAY, 1.2, n).astype(np.int64)
     state = rng.random(n)
     f["cancel"] = state < 0.03
@@ -852,7 +866,7 @@ def _base_orders(w: _World, rng: np.random.Generator, buyer: np.ndarray, item: n
     refund = (state >= 0.045) & (state < 0.085) & ~virtual
     # Parcels do get lost or arrive short: some honest refunds use the claims abusers use.
     reason = np.where(rng.random(n) < 0.08, _CLAIM0 + rng.integers(0, len(V.REFUND_REASONS_CLAIM), n),
-                      rng.integers(0, _CLAIM0, n))  # fmt: skip
+                      rng.integers(0, _CLAIM0, n))
     f["refund"] = np.where(refund, reason, -1)
 
     # Reviews: stars mostly five; texts varied; a share left to the platform's default text.
@@ -870,6 +884,14 @@ def _base_orders(w: _World, rng: np.random.Generator, buyer: np.ndarray, item: n
     f["block"] = np.full(n, -1)
     f["pos"] = np.full(n, -1)
     return {k: np.asarray(f[k]).astype(dt, copy=False) for k, dt in _FRAME.items()}
+
+
+def _set_quantity(w: _World, f: dict[str, np.ndarray], qty: Any) -> None:
+    """Change the quantity of orders; the parcel weighs accordingly (the amount is the caller's)."""
+    qty = np.broadcast_to(np.asarray(qty, np.int32), f["qty"].shape)
+    per_item = w.item_weight[f["item"]]
+    f["weight"] = np.round(f["weight"] * (per_item * qty + 100) / (per_item * f["qty"] + 100))  # 100 g: packing
+    f["qty"] = qty.copy()
 
 
 def _honest_text(rng: np.random.Generator, rating: np.ndarray, default: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -1039,7 +1061,7 @@ class _Planter:
     # helpers
 
     def members(self, k: int, age_years: tuple[float, float] | None, gap_days: tuple[float, float],
-                activity: tuple[float, float], city: int | None = None) -> np.ndarray:  # fmt: skip
+                activity: tuple[float, float], city: int | None = None) -> np.ndarray:
         """Take k accounts (living near ``city`` if given); set when they registered and how much
         they shop honestly (camouflage)."""
         w, rng = self.w, self.rng
@@ -1065,7 +1087,7 @@ class _Planter:
 
     def city(self) -> int:
         """Where a ring operates from: a city drawn by population."""
-        return int(self.rng.choice(len(_CITIES), p=_CITY_POP / _CITY_POP.sum()))
+        return int(_cities(self.rng, 1)[0])
 
     def sellers(self, k: int, q: tuple[float, float]) -> np.ndarray:
         pool = np.flatnonzero((self.seller_q >= q[0]) & (self.seller_q <= q[1]) & self.physical_seller & ~self.taken)
@@ -1094,7 +1116,7 @@ class _Planter:
         return start + self.rng.integers(0, length, n)
 
     def share(self, f: dict[str, np.ndarray], col: str, pool: np.ndarray, p: float,
-              owner: np.ndarray | None = None) -> None:  # fmt: skip
+              owner: np.ndarray | None = None) -> None:
         """Replace ``col`` by an identifier of the ring's pool in a share ``p`` of the orders.
 
         With ``owner`` (a member index per order) each member mostly sticks to
@@ -1132,7 +1154,7 @@ class _Planter:
         return np.stack(cols, axis=1)
 
     def base(self, buyers: np.ndarray, per: np.ndarray, items: np.ndarray, days: np.ndarray,
-             hour_w: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:  # fmt: skip
+             hour_w: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Honest-looking orders of the members (one per entry of ``per``), to be bent by the tactic."""
         owner = np.repeat(np.arange(len(buyers)), per)
         t = _local_times(self.rng, days, hour_w)
@@ -1161,7 +1183,7 @@ class _Planter:
         # A few campaigns of days of heavy buying, during the shop's working hours.
         camps = [self.days(1, (2, DAYS - 20), 1)[0] for _ in range(int(rng.integers(1, 4)))]
         day = np.array(camps)[rng.integers(0, len(camps), n)] + rng.integers(0, int(rng.integers(3, 11)), n)
-        hour_w = WORK_W if rng.random() < 0.7 else HOUR_W
+        hour_w = _WORK_W if rng.random() < 0.7 else _HOUR_W
         f, owner = self.base(b, plan.orders, its[rng.integers(0, len(its), n)], day, hour_w)
         city = w.seller_city[s[0]]
         pools = {
@@ -1172,9 +1194,9 @@ class _Planter:
             "ip": w.new_v4(np.full(2, _CITY_REGION[city]), np.full(2, int(rng.integers(1, 3)))),
         }
         for col, key in (("device", "device"), ("addr", "address"), ("phone", "phone"), ("pay", "payment"),
-                         ("ip", "ip")):  # fmt: skip
+                         ("ip", "ip")):
             self.share(f, col, pools[key], rng.uniform(0.7, 0.95), owner)
-        f["qty"] = np.where(rng.random(n) < 0.9, 1, 2).astype(np.int32)
+        _set_quantity(w, f, np.where(rng.random(n) < 0.9, 1, 2))
         f["price"] = w.item_cents[f["item"]]
         f["amount"] = f["price"] * f["qty"]
         f["ship_d"] = _lognormal(rng, 4 * HOUR, 0.6, n).astype(np.int64)
@@ -1197,14 +1219,14 @@ class _Planter:
         day = start[client] + (rng.random(n) * length[client]).astype(int)
         pushed = [self.items(int(c), int(rng.integers(1, 3))) for c in clients]
         item = self.pick(pushed, client)
-        f, _ = self.base(b, plan.orders, item, day, FARM_W)
+        f, _ = self.base(b, plan.orders, item, day, _FARM_W)
         region = int(rng.integers(0, N_REGIONS))
-        net = w.blocks[region, 1, rng.integers(0, 4)] | (np.uint64(rng.integers(0, 256)) << np.uint64(8))
         n_ip = int(rng.integers(4, 17))
-        cities = rng.choice(len(_CITIES), int(rng.integers(2, 6)), p=_CITY_POP / _CITY_POP.sum())
+        farm_ips = w.new_networks(np.array([region]), np.ones(1, int), np.array([n_ip]))[0] + np.arange(n_ip)
+        cities = _cities(rng, int(rng.integers(2, 6)))
         pools = {
             "device": w.new_devices(max(2, round(len(b) / rng.uniform(3, 8)))),
-            "ip": w.new_v4(np.full(n_ip, region), np.ones(n_ip, int), np.full(n_ip, net)),
+            "ip": farm_ips,
             "address": w.new_homes(cities[rng.integers(0, len(cities), max(2, round(len(b) / rng.uniform(2, 6))))]),
             "phone": w.new_phones(max(2, round(len(b) / rng.uniform(3, 6)))),
             "payment": w.new_payments(max(1, len(b) // 8)),
@@ -1215,7 +1237,7 @@ class _Planter:
         self.share(f, "phone", pools["phone"], rng.uniform(0.5, 0.8), owner)
         self.share(f, "pay", pools["payment"], rng.uniform(0.2, 0.4), owner)
         f["person"] = w.new_persons(n) if rng.random() < 0.5 else f["person"]
-        f["qty"][:] = 1
+        _set_quantity(w, f, 1)
         f["price"] = w.item_cents[f["item"]]
         f["amount"] = f["price"]
         self.fast_confirm(f, 3 * HOUR, 1.0)
@@ -1232,11 +1254,11 @@ class _Planter:
         n = plan.n_orders
         length = int(rng.integers(21, 57))
         day = self.days(n, (0, DAYS - 8), length)
-        f, _ = self.base(b, plan.orders, its[rng.integers(0, len(its), n)], day, HOUR_W)
+        f, _ = self.base(b, plan.orders, its[rng.integers(0, len(its), n)], day, _HOUR_W)
         fresh = w.new_devices(max(1, round(n * 0.8)))  # emulators / borrowed phones: a new device most times
         self.share(f, "device", fresh, rng.uniform(0.5, 0.8))
         # The one thing in common besides the shop: how the paid amount relates to the listed price.
-        f["qty"][:] = 1
+        _set_quantity(w, f, 1)
         f["price"] = w.item_cents[f["item"]]
         rule = rng.integers(0, 3)
         if rule == 0:
@@ -1265,9 +1287,9 @@ class _Planter:
         bursts = np.array([self.days(1, (2, DAYS - 12), 1)[0] for _ in range(nb)])
         burst = rng.integers(0, nb, n)
         day = bursts[burst] + rng.integers(0, 3, n)
-        f, owner = self.base(b, plan.orders, item, day, FARM_W)
+        f, owner = self.base(b, plan.orders, item, day, _FARM_W)
         pools = {"device": w.new_devices(int(rng.integers(1, 6))), "payment": w.new_payments(int(rng.integers(1, 4))),
-                 "ip": w.new_v4(np.full(3, _CITY_REGION[base]), np.full(3, rng.integers(0, 3)))}  # fmt: skip
+                 "ip": w.new_v4(np.full(3, _CITY_REGION[base]), np.full(3, rng.integers(0, 3)))}
         self.share(f, "device", pools["device"], rng.uniform(0.6, 0.85), owner)
         self.share(f, "pay", pools["payment"], rng.uniform(0.6, 0.9), owner)
         self.share(f, "ip", pools["ip"], rng.uniform(0.5, 0.8))
@@ -1296,7 +1318,7 @@ class _Planter:
             f["pos"][rows] = pos
             self.blocks.append((carrier, int(fresh.sum())))
         f["weight"] = np.where(rng.random(n) < 0.2, np.nan, rng.uniform(5, 60, n).round())
-        f["qty"][:] = 1
+        _set_quantity(w, f, 1)
         f["price"] = w.item_cents[f["item"]]
         far = rng.random(n) < 0.85
         f["amount"] = np.where(far, np.round(f["price"] * rng.uniform(0.03, 0.2, n)), f["price"])
@@ -1321,13 +1343,13 @@ class _Planter:
         its = [self.items(int(x), int(rng.integers(1, 4))) for x in shops]
         item = self.pick(its, shop)
         day = self.days(n, (0, DAYS - 10), int(rng.integers(10, 35)))
-        f, _ = self.base(b, plan.orders, item, day, HOUR_W)
-        pools: dict[str, np.ndarray] = {"device": w.new_devices(len(shops)), "address": w.new_homes(w.seller_city[shops]),
-                                        "payment": w.new_payments(len(shops))}  # fmt: skip
+        f, _ = self.base(b, plan.orders, item, day, _HOUR_W)
+        pools = {"device": w.new_devices(len(shops)), "address": w.new_homes(w.seller_city[shops]),
+                 "payment": w.new_payments(len(shops))}
         for col, key in (("device", "device"), ("addr", "address"), ("pay", "payment")):
             hit = rng.random(n) < rng.uniform(0.6, 0.9)
             f[col] = np.where(hit, pools[key][own[owner]], f[col])
-        f["qty"][:] = 1
+        _set_quantity(w, f, 1)
         f["price"] = w.item_cents[f["item"]]
         f["amount"] = f["price"]
         self.fast_confirm(f, 8 * HOUR, 1.0)
@@ -1344,11 +1366,11 @@ class _Planter:
         its = self.items(int(s[0]), int(rng.integers(1, 4)))
         n = plan.n_orders
         day = self.days(n, (3, DAYS - 14), int(rng.integers(1, 4)))
-        f, owner = self.base(b, plan.orders, its[rng.integers(0, len(its), n)], day, HOUR_W)
+        f, owner = self.base(b, plan.orders, its[rng.integers(0, len(its), n)], day, _HOUR_W)
         region = _CITY_REGION[home]
         pools = {"device": w.new_devices(int(rng.integers(1, 5))),
                  "ip": w.new_v4(np.full(2, region), np.full(2, int(rng.integers(1, 3)))),
-                 "address": w.new_homes(np.full(2, home))}  # fmt: skip
+                 "address": w.new_homes(np.full(2, home))}
         self.share(f, "device", pools["device"], rng.uniform(0.4, 0.75), owner)
         self.share(f, "ip", pools["ip"], rng.uniform(0.4, 0.7))
         self.share(f, "addr", pools["address"], rng.uniform(0.1, 0.3))
@@ -1378,11 +1400,11 @@ class _Planter:
         pick = rng.integers(0, len(s), n)
         item = self.pick(its, pick)
         day = self.days(n, (0, DAYS - 10), int(rng.integers(14, 61)))
-        f, owner = self.base(b, plan.orders, item, day, HOUR_W)
+        f, owner = self.base(b, plan.orders, item, day, _HOUR_W)
         pools = {"device": w.new_devices(int(rng.integers(1, 4))),
                  "address": w.new_homes(np.full(int(rng.integers(1, 4)), home)),
                  "phone": w.new_phones(int(rng.integers(1, 3))), "payment": w.new_payments(int(rng.integers(1, 3))),
-                 "ip": w.new_v4(np.full(2, _CITY_REGION[home]), np.full(2, 1))}  # fmt: skip
+                 "ip": w.new_v4(np.full(2, _CITY_REGION[home]), np.full(2, 1))}
         self.share(f, "device", pools["device"], rng.uniform(0.6, 0.9), owner)
         self.share(f, "addr", pools["address"], rng.uniform(0.6, 0.9), owner)
         self.share(f, "phone", pools["phone"], rng.uniform(0.5, 0.8))
@@ -1406,7 +1428,7 @@ class _Planter:
         pick = rng.integers(0, len(s), n)
         item = self.pick(its, pick)
         day = self.days(n, (0, DAYS - 12), int(rng.integers(5, 21)))
-        f, owner = self.base(b, plan.orders, item, day, HOUR_W)
+        f, owner = self.base(b, plan.orders, item, day, _HOUR_W)
         pools = {"device": w.new_devices(1), "phone": w.new_phones(1)}
         self.share(f, "device", pools["device"], rng.uniform(0.6, 0.9))
         self.share(f, "phone", pools["phone"], rng.uniform(0.6, 0.9))
@@ -1436,10 +1458,11 @@ def _corporate_gifts(w: _World, rng: np.random.Generator, taken: np.ndarray) -> 
     n_events = max(1, w.n_orders // 25_000)
     free = np.ones(w.n_buyers, bool)
     free[taken] = False
-    gift_sellers = np.flatnonzero(np.isin(w.seller_cat, [4, 16, 5]) & (np.bincount(w.item_seller, ~w.item_virtual,
-                                                                                        w.n_sellers) > 0))  # fmt: skip
+    physical = np.bincount(w.item_seller, ~w.item_virtual, w.n_sellers) > 0
+    gifts = np.isin(w.seller_cat, [_CAT_INDEX[c] for c in ("节日礼盒", "食品零食", "生鲜水果")])
+    gift_sellers = np.flatnonzero(gifts & physical)
     if not len(gift_sellers):
-        gift_sellers = np.flatnonzero(np.bincount(w.item_seller, ~w.item_virtual, w.n_sellers) > 0)
+        gift_sellers = np.flatnonzero(physical)
     employed = np.flatnonzero((w.company >= 0) & free)
     staff_of = dict(_groups(w.company[employed], employed, 3))
     for c in rng.permutation(sorted(staff_of))[:n_events]:
@@ -1454,7 +1477,7 @@ def _corporate_gifts(w: _World, rng: np.random.Generator, taken: np.ndarray) -> 
         f = _base_orders(w, rng, buyers, its[rng.integers(0, len(its), k)], t)
         f["addr"][:] = w.company_office[c]
         f["ip"] = w.company_ip0[c] + rng.integers(0, w.company_nip[c], k)
-        f["qty"] = rng.integers(2, 21, k).astype(np.int32)
+        _set_quantity(w, f, rng.integers(2, 21, k))
         f["amount"] = f["price"] * f["qty"]
         f["chat"] = rng.integers(1, 12, k).astype(np.int32)
         if rng.random() < 0.4:  # paid with the company card
@@ -1463,7 +1486,7 @@ def _corporate_gifts(w: _World, rng: np.random.Generator, taken: np.ndarray) -> 
         f["unpaid"][:] = False
         frames.append(f)
         events.append({"kind": "corporate_gift", "buyers": buyers, "seller": seller,
-                       "address": int(w.company_office[c]), "day": day})  # fmt: skip
+                       "address": int(w.company_office[c]), "day": day})
     return _concat(frames), events
 
 
@@ -1484,7 +1507,7 @@ class _Waybills:
         self.count = 0
 
     def assign(self, rng: np.random.Generator, carrier: np.ndarray, ship: np.ndarray, seller: np.ndarray,
-               buyer: np.ndarray, block: np.ndarray, pos: np.ndarray) -> np.ndarray:  # fmt: skip
+               buyer: np.ndarray, block: np.ndarray, pos: np.ndarray) -> np.ndarray:
         """Numbers for the rows with a carrier (-1 elsewhere); a planted block gets its numbers once."""
         out = np.full(len(carrier), -1, np.int64)
         day = ship // DAY
@@ -1537,7 +1560,7 @@ class _Waybills:
 # Order edges of graph/model.py and the order column that carries each.
 _ORDER_EDGES = {"PLACED": "buyer_id", "SOLD_BY": "seller_id", "CONTAINS": "item_id", "SHIPPED_TO": "ship_address",
                 "USED_DEVICE": "device_id", "FROM_IP": "ip", "RECEIVER_PHONE": "receiver_phone",
-                "PAID_WITH": "payment_account", "SHIPPED_AS": "tracking_no"}  # fmt: skip
+                "PAID_WITH": "payment_account", "SHIPPED_AS": "tracking_no"}
 
 
 @dataclass
@@ -1558,6 +1581,7 @@ class _Tally:
     fav: np.ndarray = field(init=False)
     flash: dict[tuple[int, int], set[int]] = field(default_factory=dict)
     edges: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_ORDER_EDGES, 0))
+    order_phones: int = 0
 
     def __post_init__(self) -> None:
         w = self.w
@@ -1575,6 +1599,10 @@ class _Tally:
         self.nat_ips = w.nat0.ravel()[pools]
         self.nat = np.zeros((w.n_buyers, len(self.nat_ips)), bool)
         self.fav = np.zeros(w.n_buyers, np.int32)
+
+    def phones(self) -> int:
+        """Distinct phone keys so far: full numbers, and masked ones by their visible digits."""
+        return len(np.unique(self.w.phones["number"][self.phone_full])) + int(self.phone_masked.sum())
 
     def add(self, f: dict[str, np.ndarray]) -> None:
         b = f["buyer"]
@@ -1594,15 +1622,23 @@ class _Tally:
         np.add.at(self.fav, b[fav], 1)
 
 
+def _business_hours(rng: np.random.Generator, ts: np.ndarray) -> np.ndarray:
+    """Couriers scan parcels between 8:00 and 21:00 local: later times move to the next morning."""
+    local = (ts + 8 * HOUR) % DAY
+    early, late = local < 8 * HOUR, local >= 21 * HOUR
+    morning = 8 * HOUR + rng.integers(0, 4 * HOUR, len(ts))
+    return np.select([early, late], [ts - local + morning, ts - local + DAY + morning], ts)
+
+
 def _render(w: _World, f: dict[str, np.ndarray], rng: np.random.Generator, bills: _Waybills,
-            next_id: int) -> tuple[pa.Table, int]:  # fmt: skip
+            next_id: int) -> tuple[pa.Table, int]:
     """The typed orders table of a chunk (timestamps as epoch seconds; formatting is per file format)."""
     n = len(f["t"])
     t = f["t"]
     seller = w.item_seller[f["item"]]
     virtual = w.item_virtual[f["item"]]
-    ship = t + f["ship_d"]
-    deliv = ship + f["deliv_d"]
+    ship = np.where(virtual, t + f["ship_d"], _business_hours(rng, t + f["ship_d"]))
+    deliv = np.where(virtual, ship, _business_hours(rng, ship + f["deliv_d"]))
     done = deliv + f["conf_d"]  # confirmation, or the refund for refunded orders
     refunded = (f["refund"] >= 0) & (done <= END)
     recent = t > END - DAY
@@ -1617,7 +1653,7 @@ def _render(w: _World, f: dict[str, np.ndarray], rng: np.random.Generator, bills
     reviewed = (f["rating"] > 0) & (confirmed | (status == "refunded")) & (review_at <= END)
     tracked = shipped & ~virtual
     number = bills.assign(rng, np.where(tracked, f["carrier"], -1), ship, seller, f["buyer"],
-                          np.where(tracked, f["block"], -1), f["pos"])  # fmt: skip
+                          np.where(tracked, f["block"], -1), f["pos"])
     last = np.select([reviewed, confirmed | refunded, delivered, shipped], [review_at, done, deliv, ship], t)
     upd = f["upd"] & (last <= END)
     ids = next_id + np.cumsum(rng.integers(1, 20_000, n))
@@ -1663,7 +1699,7 @@ def _render(w: _World, f: dict[str, np.ndarray], rng: np.random.Generator, bills
         "reviewed_at": pa.array(review_at, mask=~reviewed),
         "chat_messages": pa.array(f["chat"], pa.int32()),
         "updated_at": pa.array(np.minimum(last + rng.integers(1, 600, n), END) * 1000, mask=~upd),
-    }  # fmt: skip
+    }
     return pa.table(cols), int(ids[-1]) if n else next_id
 
 
@@ -1726,20 +1762,12 @@ class _Writer:
 # -- truth -------------------------------------------------------------------------
 
 
-def _groups(keys: np.ndarray, members: np.ndarray, min_size: int) -> list[tuple[int, np.ndarray]]:
-    """(key, members) for each key with at least ``min_size`` members."""
-    order = np.argsort(keys, kind="stable")
-    keys, members = keys[order], members[order]
-    uniq, start, count = np.unique(keys, return_index=True, return_counts=True)
-    return [(int(k), members[a : a + c]) for k, a, c in zip(uniq, start, count) if c >= min_size]
-
-
 LOOKALIKE_KINDS: tuple[str, ...] = ("parcel_station", "family", "office", "corporate_gift", "flash_sale_crowd",
-                                    "second_hand_device", "carrier_nat", "repeat_customers")  # fmt: skip
+                                    "second_hand_device", "carrier_nat", "repeat_customers")
 
 
 def _lookalikes(w: _World, tally: _Tally, gifts: list[dict],
-                ring_member: np.ndarray) -> tuple[list[dict[str, Any]], np.ndarray]:  # fmt: skip
+                ring_member: np.ndarray) -> tuple[list[dict[str, Any]], np.ndarray]:
     """Honest groups that look dense, with the identifiers they share (honest members only).
 
     Returns the truth records and a bit mask of look-alike kinds per buyer.
@@ -1767,7 +1795,7 @@ def _lookalikes(w: _World, tally: _Tally, gifts: list[dict],
     for g in gifts:
         day = (datetime.fromtimestamp(START, TZ) + timedelta(days=g["day"])).date().isoformat()
         groups.append(("corporate_gift", g["buyers"], {"address": np.array([g["address"]]),
-                                                       "seller": _pylist(w.seller_ids[[g["seller"]]]), "day": day}))  # fmt: skip
+                                                       "seller": _pylist(w.seller_ids[[g["seller"]]]), "day": day}))
     for (day, item), buyers in sorted(tally.flash.items()):
         members = np.array(sorted(buyers), np.int64)
         members = members[~ring_member[members]]
@@ -1791,7 +1819,7 @@ def _lookalikes(w: _World, tally: _Tally, gifts: list[dict],
     texts: dict[str, dict[int, str]] = {}
     for kind, fn in render.items():
         ids = np.unique(np.concatenate([np.asarray(g[2][kind], np.int64) for g in groups if kind in g[2]] or
-                                       [np.zeros(0, np.int64)]))  # fmt: skip
+                                       [np.zeros(0, np.int64)]))
         texts[kind] = dict(zip(ids.tolist(), fn(ids).to_pylist())) if len(ids) else {}
     out = []
     mask = np.zeros(w.n_buyers, np.int32)
@@ -1799,7 +1827,7 @@ def _lookalikes(w: _World, tally: _Tally, gifts: list[dict],
         mask[members] |= 1 << LOOKALIKE_KINDS.index(kind)
         rendered = {k: ([texts[k][int(i)] for i in v] if k in render else v) for k, v in ident.items()}
         out.append({"kind": kind, "buyers": sorted(_pylist(w.buyer_ids[members])),
-                    "identifiers": rendered})  # fmt: skip
+                    "identifiers": rendered})
     return out, mask
 
 
@@ -1834,25 +1862,27 @@ class GenerateResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"out_dir": self.out_dir, "paths": list(self.paths), "counts": dict(self.counts), "seed": self.seed,
-                "format": self.format, "seconds": round(self.seconds, 3)}  # fmt: skip
+                "format": self.format, "seconds": round(self.seconds, 3)}
 
 
 def _prepare(out_dir: Path) -> None:
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ConfigError(f"cannot create the output folder {out_dir}: {exc.strerror}; choose a writable --out") from exc
+        problem = f"cannot create the output folder {out_dir}: {exc.strerror}"
+        raise ConfigError(f"{problem}; choose a writable --out folder") from exc
     # A previous data set in the folder would be read together with this one: remove it (only our file names).
     for name in _OUT_NAMES:
         for old in out_dir.glob(f"{name}*"):
-            if old.is_file() and any(old.name.endswith("." + e) for e in FORMATS) and old.name.split(".")[0].split("_")[0] == name:
+            ours = old.name.split(".")[0].split("_")[0] == name and old.name.endswith(tuple("." + e for e in FORMATS))
+            if old.is_file() and ours:
                 old.unlink()
     for old in ("truth.json", "truth_buyers.csv"):
         (out_dir / old).unlink(missing_ok=True)
 
 
 def generate(out_dir: str | Path, *, orders: int = 100_000, seed: int = 0, fmt: str = "csv",
-             on_progress: ProgressFn | None = None) -> GenerateResult:  # fmt: skip
+             on_progress: ProgressFn | None = None, rows_per_file: int = 250_000) -> GenerateResult:
     """Write a synthetic marketplace with planted rings and its ground truth.
 
     Parameters
@@ -1867,6 +1897,9 @@ def generate(out_dir: str | Path, *, orders: int = 100_000, seed: int = 0, fmt: 
         Format of the orders, buyers, sellers and items files.
     on_progress : callable, optional
         ``on_progress(stage, done, total)``.
+    rows_per_file : int
+        Orders per orders file (about): orders are built and written this many at a time,
+        which bounds memory.
 
     Returns
     -------
@@ -1883,45 +1916,38 @@ def generate(out_dir: str | Path, *, orders: int = 100_000, seed: int = 0, fmt: 
         raise ConfigError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     if orders < 200:
         raise ConfigError(f"--orders {orders} is too small to hide rings in; use at least 200")
+    if rows_per_file < 1000:
+        raise ConfigError(f"rows_per_file {rows_per_file} is too small; use at least 1000")
     out = Path(out_dir)
     writer = _Writer(fmt)
     _prepare(out)
-    ss = np.random.SeedSequence(seed)
-    s_world, s_plan, s_rings, s_events, s_days, s_chunks, s_bills = ss.spawn(7)
+    streams = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(7))
+    rng_world, rng_rings, rng_gifts, rng_days, rng_bills, rng_ids, rng_buyers = streams
     report(on_progress, "world", 0, 3)
-    w = _World(orders, np.random.default_rng(s_world))
+    w = _World(orders, rng_world)
     report(on_progress, "world", 1, 3)
-    plans = plan_rings(orders, np.random.default_rng(s_plan))
-    rings, planter = _plant(w, np.random.default_rng(s_rings), plans)
+    plans = plan_rings(orders, seed)  # so that plan_rings(orders, seed) shows what is planted
+    rings, planter = _plant(w, rng_rings, plans)
     ring_member = np.zeros(w.n_buyers, bool)
     for r in rings:
         ring_member[r.buyers] = True
-    gift_frame, gifts = _corporate_gifts(w, np.random.default_rng(s_events), np.flatnonzero(ring_member))
+    gift_frame, gifts = _corporate_gifts(w, rng_gifts, np.flatnonzero(ring_member))
     w.freeze()
-    report(on_progress, "world", 2, 3)
+    report(on_progress, "world", 3, 3)
 
     special = _concat([r.frame for r in rings] + [gift_frame])
-    n_honest = orders - len(special["t"])
-    rng_days = np.random.default_rng(s_days)
-    day_counts = rng_days.multinomial(n_honest, _day_weights())
-    n_chunks = max(1, math.ceil(orders / CHUNK_ROWS))
-    bounds = [k * n_honest // n_chunks for k in range(n_chunks + 1)]
-    cum = np.cumsum(day_counts)
-    day_start = cum - day_counts
-    special_day = (special["t"] - START) // DAY
-    special_chunk = np.minimum(day_start[np.clip(special_day, 0, DAYS - 1)] * n_chunks // max(n_honest, 1),
-                               n_chunks - 1)  # fmt: skip
-    bills = _Waybills(np.random.default_rng(s_bills), planter.blocks)
+    n_chunks = max(1, math.ceil(orders / rows_per_file))
+    day_counts, special_chunk = _chunk_plan(rng_days, orders - len(special["t"]), n_chunks, special["t"])
+    bills = _Waybills(rng_bills, planter.blocks)
     tally = _Tally(w)
     paths: list[str] = []
-    next_id = 4_100_000_000_000_000_000 + int(np.random.default_rng(s_bills).integers(0, 10**17))
-    chunk_seeds = s_chunks.spawn(n_chunks)
+    next_id = 4_100_000_000_000_000_000 + int(rng_ids.integers(0, 10**17))
+    chunk_seeds = np.random.SeedSequence([seed, 1]).spawn(n_chunks)
     written = 0
     report(on_progress, "orders", 0, orders)
     for k in range(n_chunks):
         rng = np.random.default_rng(chunk_seeds[k])
-        counts = np.clip(cum, bounds[k], bounds[k + 1]) - np.clip(day_start, bounds[k], bounds[k + 1])
-        honest = _honest_chunk(w, rng, counts, tally)
+        honest = _honest_chunk(w, rng, day_counts[k], tally)
         f = _concat([honest, _select(special, np.flatnonzero(special_chunk == k))])
         order = np.argsort(f["t"], kind="stable")
         f = _select(f, order)
@@ -1937,8 +1963,9 @@ def generate(out_dir: str | Path, *, orders: int = 100_000, seed: int = 0, fmt: 
         del table, f, honest
 
     report(on_progress, "entities", 0, 3)
-    for name, table in (("buyers", _buyers_table(w, tally, np.random.default_rng(s_events))),
-                        ("sellers", _sellers_table(w)), ("items", _items_table(w))):  # fmt: skip
+    tally.order_phones = tally.phones()  # before the buyers file adds its own
+    for name, table in (("buyers", _buyers_table(w, tally, rng_buyers)),
+                        ("sellers", _sellers_table(w)), ("items", _items_table(w))):
         path = out / f"{name}.{writer.ext}"
         writer.write(table, path)
         paths.append(str(path))
@@ -1953,17 +1980,30 @@ def generate(out_dir: str | Path, *, orders: int = 100_000, seed: int = 0, fmt: 
         "orders": written, "buyers": w.n_buyers, "sellers": w.n_sellers, "items": len(w.item_seller),
         "rings": len(rings), "ring_orders": int(sum(len(r.frame["t"]) for r in rings)),
         "ring_buyers": int(ring_member.sum()), "lookalike_groups": len(lookalikes), "order_files": n_chunks,
-    }  # fmt: skip
+    }
     return GenerateResult(str(out), paths, counts, seed, fmt, time.perf_counter() - started)
+
+
+def _chunk_plan(rng: np.random.Generator, n_honest: int, n_chunks: int,
+                special_t: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """Honest orders per day for each chunk (chunks follow time), and the chunk of each planted order."""
+    day_counts = rng.multinomial(n_honest, _day_weights())
+    bounds = [k * n_honest // n_chunks for k in range(n_chunks + 1)]
+    end = np.cumsum(day_counts)
+    start = end - day_counts
+    per_chunk = [np.clip(end, a, b) - np.clip(start, a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+    day = np.clip((special_t - START) // DAY, 0, DAYS - 1)
+    special_chunk = np.minimum(start[day] * n_chunks // max(n_honest, 1), n_chunks - 1)
+    return per_chunk, special_chunk
 
 
 def _honest_chunk(w: _World, rng: np.random.Generator, counts: np.ndarray, tally: _Tally) -> dict[str, np.ndarray]:
     """Honest orders for the given per-day counts, with the midnight flash sales of Double 11 and 12."""
     days = np.repeat(np.arange(DAYS), counts)
     n = len(days)
-    t = _local_times(rng, days, HOUR_W)
+    t = _local_times(rng, days, _HOUR_W)
     festival = np.flatnonzero(days == DOUBLE_11)  # a third of Double 11 is bought in its first hour
-    t[festival] = _local_times(rng, days[festival], np.r_[30.0, HOUR_W[1:]])
+    t[festival] = _local_times(rng, days[festival], np.r_[30.0, _HOUR_W[1:]])
     buyer = np.searchsorted(w.buyer_cdf, rng.random(n) * w.buyer_cdf[-1], side="right")
     item = np.searchsorted(w.item_cdf, rng.random(n) * w.item_cdf[-1], side="right")
     loyal = (w.fav_item[buyer] >= 0) & (rng.random(n) < w.loyalty[buyer])
@@ -1987,7 +2027,7 @@ def _buyers_table(w: _World, tally: _Tally, rng: np.random.Generator) -> pa.Tabl
     nb = w.n_buyers
     ordered = tally.n_orders > 0
     reg = np.where(w.reg_abs >= 0, w.reg_abs, np.where(ordered, tally.first_t - w.reg_gap,
-                                                       START + rng.integers(0, DAYS * DAY, nb)))  # fmt: skip
+                                                       START + rng.integers(0, DAYS * DAY, nb)))
     reg = np.minimum(reg, np.where(ordered, tally.first_t - 60, END))
     age_days = (END - reg) / DAY
     credit = np.log2(1 + w.activity * age_days / 30 * rng.lognormal(0, 0.5, nb)) + rng.normal(0, 0.7, nb)
@@ -2004,25 +2044,26 @@ def _buyers_table(w: _World, tally: _Tally, rng: np.random.Generator) -> pa.Tabl
     return pa.table({
         "buyer_id": _text(w.buyer_ids),
         "registered_at": pa.array(reg),
-        "real_name_verified": pa.array(np.where(verified, "true", "false")),
+        "real_name_verified": pa.array(verified),
         "credit_level": pa.array(credit),
         "phone": pc.if_else(pa.array(has), text, pa.scalar(None, pa.string())),
-    })  # fmt: skip
+    })
 
 
 def _sellers_table(w: _World) -> pa.Table:
-    return pa.table({"seller_id": _text(w.seller_ids), "name": w.seller_names, "category": _take(_CAT_NAMES, w.seller_cat),
-                     "registered_at": pa.array(w.seller_reg)})  # fmt: skip
+    return pa.table({"seller_id": _text(w.seller_ids), "name": w.seller_names,
+                     "category": _take(_CAT_NAMES, w.seller_cat),
+                     "registered_at": pa.array(w.seller_reg)})
 
 
 def _items_table(w: _World) -> pa.Table:
     return pa.table({"item_id": _text(w.item_ids), "seller_id": _text(w.seller_ids[w.item_seller]),
                      "title": w.item_titles, "price": pa.array(w.item_cents / 100).cast(pa.decimal128(12, 2)),
-                     "category": _take(_CAT_NAMES, w.item_cat)})  # fmt: skip
+                     "category": _take(_CAT_NAMES, w.item_cat)})
 
 
 def _truth(w: _World, tally: _Tally, bills: _Waybills, rings: list[_Ring], lookalikes: list[dict],
-           seed: int, orders: int) -> dict[str, Any]:  # fmt: skip
+           seed: int, orders: int) -> dict[str, Any]:
     def distinct_rows(*cols: np.ndarray) -> int:
         if not len(cols[0]):
             return 0
@@ -2036,7 +2077,6 @@ def _truth(w: _World, tally: _Tally, bills: _Waybills, rings: list[_Ring], looka
     ip = np.flatnonzero(tally.ip)
     pay = np.flatnonzero(tally.payment)
     d, i, p = w.devices, w.ips, w.payments
-    full = np.unique(w.phones["number"][np.flatnonzero(tally.phone_full)])
     expected = {
         "Buyer": w.n_buyers,
         "Seller": w.n_sellers,
@@ -2046,7 +2086,7 @@ def _truth(w: _World, tally: _Tally, bills: _Waybills, rings: list[_Ring], looka
         "Device": distinct_rows(d["kind"][dev], d["hi"][dev], d["lo"][dev]),
         "IP": distinct_rows(i["ver"][ip].astype(np.uint64), i["hi"][ip], i["lo"][ip]),
         "IPNetwork": distinct_rows(i["ver"][ip].astype(np.uint64), w.ip_net(ip)),
-        "Phone": len(full) + int(tally.phone_masked.sum()),
+        "Phone": tally.phones(),
         "Payment": distinct_rows(p["hi"][pay], p["lo"][pay]),
         "Waybill": bills.count,
     }
@@ -2056,7 +2096,7 @@ def _truth(w: _World, tally: _Tally, bills: _Waybills, rings: list[_Ring], looka
         for kind, ids_ in sorted(r.pools.items()):
             ids_ = np.asarray(ids_, np.int64)
             text = {"device": w.device_text, "ip": w.ip_text, "payment": w.payment_text,
-                    "address": lambda a: w.address_text(a), "phone": lambda x: _str(w.phones["number"][x])}[kind](ids_)  # fmt: skip
+                    "address": lambda a: w.address_text(a), "phone": lambda x: _str(w.phones["number"][x])}[kind](ids_)
             pools[kind] = sorted(set(text.to_pylist()))
         t = r.frame["t"]
         ring_list.append({
@@ -2067,25 +2107,27 @@ def _truth(w: _World, tally: _Tally, bills: _Waybills, rings: list[_Ring], looka
             "first_order_at": datetime.fromtimestamp(int(t.min()), TZ).isoformat(),
             "last_order_at": datetime.fromtimestamp(int(t.max()), TZ).isoformat(),
             "identifiers": pools,
-        })  # fmt: skip
+        })
     return {
         "seed": seed,
         "orders": orders,
         "generator": "ringwatch.generate/1",
         "period": {"first_day": datetime.fromtimestamp(START, TZ).date().isoformat(), "days": DAYS,
-                   "export_at": datetime.fromtimestamp(END, TZ).isoformat()},  # fmt: skip
+                   "export_at": datetime.fromtimestamp(END, TZ).isoformat()},
         "expected_counts": expected,
         "expected_edge_counts": {**tally.edges, "IN_NETWORK": expected["IP"], "LISTED_BY": expected["Item"]},
+        "expected_counts_orders_only": {"Phone": tally.order_phones},
         "notes": {
             "Address": "distinct canonical addresses; typing variants of one address count once",
             "Phone": "distinct receiver_phone and buyers.phone values after digits-only normalisation "
-                     "(+86 dropped); a masked phone is its own identifier",
+                     "(+86 dropped); a masked phone is its own identifier; receiver phones alone: "
+                     "expected_counts_orders_only",
             "Buyer": "every buyer is listed in the buyers file; all ring members placed orders",
             "expected_edge_counts": "order edges: orders carrying the column; USED (buyer-identifier) not given",
         },
         "rings": ring_list,
         "lookalikes": lookalikes,
-    }  # fmt: skip
+    }
 
 
 def _write_truth(truth: dict[str, Any], path: Path) -> None:
@@ -2123,5 +2165,5 @@ def _truth_buyers(w: _World, rings: list[_Ring], lookalike_mask: np.ndarray, pat
         "ring_type": vocab([None] + [r.ring_type for r in rings]).take(pa.array(ring_of)),
         "tactic": vocab([None] + [r.tactic for r in rings]).take(pa.array(ring_of)),
         "lookalike": vocab(labels).take(pa.array(inverse.ravel()[order])),
-    })  # fmt: skip
+    })
     pcsv.write_csv(table, str(path), pcsv.WriteOptions(quoting_style="needed"))

@@ -63,7 +63,7 @@ MASKED_PREFIX = "masked:"
 
 def _strings(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
+        values = values.chunk(0) if values.num_chunks == 1 else values.combine_chunks()
     if not pa.types.is_string(values.type):
         values = values.cast(pa.string())
     return values
@@ -155,7 +155,11 @@ def _convert_cn_numbers(text: str) -> str:
 
 def _where(values: pa.Array, pattern: str, fn: Callable[[pa.Array], pa.Array]) -> pa.Array:
     """Apply ``fn`` only to the values that contain ``pattern`` (a cheap scan first saves slow passes)."""
-    mask = pc.fill_null(pc.match_substring_regex(values, pattern), False)
+    return _where_mask(values, pc.fill_null(pc.match_substring_regex(values, pattern), False), fn)
+
+
+def _where_mask(values: pa.Array, mask: pa.Array, fn: Callable[[pa.Array], pa.Array]) -> pa.Array:
+    """Apply ``fn`` only to the values where ``mask`` holds."""
     hits = pc.sum(mask).as_py() or 0
     if hits == 0:
         return values
@@ -274,12 +278,19 @@ def phone_keys(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     return _per_distinct(_strings(values), _distinct_phone_keys)
 
 
-def _distinct_phone_keys(values: pa.Array) -> pa.Array:
-    s = pc.utf8_normalize(values, "NFKC")
+def _clean_phones(s: pa.Array) -> pa.Array:
+    s = pc.utf8_normalize(s, "NFKC")
     s = pc.replace_substring_regex(s, _COUNTRY_PREFIX, "")
     s = pc.if_else(pc.match_substring_regex(s, _X_MASK), pc.replace_substring_regex(s, "[xX]", "*"), s)
     s = pc.replace_substring_regex(s, _MASK_CHARS, "*")
-    s = pc.replace_substring_regex(s, r"[^0-9*]", "")
+    return pc.replace_substring_regex(s, r"[^0-9*]", "")
+
+
+def _distinct_phone_keys(values: pa.Array) -> pa.Array:
+    # Most exports write bare digits (or digits and *): only the others need cleaning.
+    plain = pc.and_(pc.match_substring_regex(values, r"^[0-9*]+$"), pc.invert(pc.starts_with(values, "0086")))
+    messy = pc.invert(pc.fill_null(plain, True))
+    s = _where_mask(values, messy, _clean_phones)
     masked = pc.match_substring(s, "*")
     digits = pc.utf8_length(pc.replace_substring(s, "*", ""))
     # A 13-digit number starting 86 1.. is a mobile number written with its country code.
@@ -295,6 +306,7 @@ def _distinct_phone_keys(values: pa.Array) -> pa.Array:
 
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4 = rf"^{_OCTET}(?:\.{_OCTET}){{3}}$"
+_PLAIN_IPV6 = r"^[1-9a-f][0-9a-f]{0,3}(?::[1-9a-f][0-9a-f]{0,3}){7}$"
 
 
 def _other_ip(text: str) -> tuple[str | None, str | None]:
@@ -321,7 +333,13 @@ def _ip_pair(values: pa.Array) -> tuple[pa.Array, pa.Array]:
     is_v4 = pc.fill_null(pc.match_substring_regex(s, _IPV4), False)
     ips = pc.if_else(is_v4, s, _NULL)
     nets = pc.if_else(is_v4, pc.replace_substring_regex(s, r"\.[0-9]+$", ".0/24"), _NULL)
-    other = pc.and_(pc.invert(is_v4), pc.is_valid(s))
+    # Full IPv6 without zero groups or leading zeros is canonical already (nothing to compress).
+    v6 = pc.fill_null(pc.match_substring_regex(s, _PLAIN_IPV6), False)
+    if pc.any(v6).as_py():
+        ips = pc.if_else(v6, s, ips)
+        head = pc.extract_regex(s, r"^(?P<net>(?:[0-9a-f]{1,4}:){4})")
+        nets = pc.if_else(v6, pc.binary_join_element_wise(pc.struct_field(head, "net"), ":/64", ""), nets)
+    other = pc.and_(pc.invert(pc.or_(is_v4, v6)), pc.is_valid(s))
     if pc.any(other).as_py():
         pairs = [_other_ip(v) for v in s.filter(other).to_pylist()]
         ips = pc.replace_with_mask(ips, other, pa.array([p[0] for p in pairs], pa.string()))

@@ -24,11 +24,12 @@ import csv
 import json
 import shutil
 import tempfile
+import threading
 import time
 import zoneinfo
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -40,8 +41,8 @@ import pyarrow.ipc as ipc
 
 from graph.errors import ConfigError, InputFileError
 from graph.progress import ProgressFn, report
-from graph.store.base import GraphStore, UpsertCounts
-from ingest.checks import Parsed, RowErrors, parse_chunk, validate
+from graph.store.base import GraphStore
+from ingest.checks import Parsed, RowError, RowErrors, ValidationReport, parse_chunk, validate
 from ingest.normalise import identifier_keys
 from ingest.readers import LARGE_BLOCK_SIZE, InputFile, InputReader, RawChunk, RowTooLong, discover, open_input
 from ingest.schema import KINDS, FileKind, kind_from_columns
@@ -170,48 +171,51 @@ def _raw_json(record: dict[str, Any]) -> str:
     return json.dumps(shown, ensure_ascii=False, default=str)
 
 
-class _Rejects:
-    """Rejected rows of one file, written to a staging CSV (no header)."""
+class _RejectsWriter:
+    """Rejected rows of one file, as rows of the rejects CSV (staged until the file is stored)."""
 
     def __init__(self, handle: IO[str], source: str):
         self._writer = csv.writer(handle)
         self._source = source
-        self.by_code: Counter[str] = Counter()
 
-    def write(self, row: int, field: str, code: str, reason: str, raw: str) -> None:
-        self.by_code[code] += 1
-        self._writer.writerow([_cell(v) for v in (self._source, row, field, code, reason, raw)])
+    def write(self, error: RowError, reason: str, raw: str) -> None:
+        cells = (self._source, error.row, error.field, error.code, reason, raw)
+        self._writer.writerow([_cell(v) for v in cells])
 
 
-def _first_errors(found: list[RowErrors]) -> dict[int, list[RowErrors]]:
-    """Errors per chunk position, in check order (the first one names the row's code)."""
+def _reject_rows(
+    chunk: RawChunk, found: list[RowErrors], headers: dict[str, str], report: ValidationReport, out: _RejectsWriter
+) -> np.ndarray:
+    """Record the chunk's bad rows in ``report`` and ``out``; return a mask of its good rows."""
+    first_errors: list[RowError] = []
+    for bad in chunk.rejects:  # rows the reader could not split into fields
+        error = RowError(bad.row, "", bad.code, bad.note)
+        out.write(error, bad.note, json.dumps(bad.raw, ensure_ascii=False))
+        first_errors.append(error)
     per_row: dict[int, list[RowErrors]] = {}
     for errors in found:
         for position in errors.positions.tolist():
             per_row.setdefault(position, []).append(errors)
-    return per_row
-
-
-def _reject_rows(chunk: RawChunk, found: list[RowErrors], headers: dict[str, str], rejects: _Rejects) -> np.ndarray:
-    """Write the chunk's bad rows to ``rejects``; return a mask of the good rows."""
-    for bad in chunk.rejects:
-        rejects.write(bad.row, "", bad.code, bad.note, json.dumps(bad.raw, ensure_ascii=False))
     good = np.ones(chunk.table.num_rows, dtype=bool)
-    per_row = _first_errors(found)
-    if not per_row:
-        return good
-    positions = sorted(per_row)
-    good[positions] = False
-    records = chunk.table.take(pa.array(positions, pa.int64())).to_pylist()
-    for position, record in zip(positions, records, strict=True):
-        errors = per_row[position]
-        reason = "; ".join(dict.fromkeys(e.note for e in errors))
-        raw = _raw_json({headers.get(k, k): v for k, v in record.items()})
-        rejects.write(int(chunk.rows[position]), errors[0].field, errors[0].code, reason, raw)
+    if per_row:
+        positions = sorted(per_row)
+        good[positions] = False
+        records = chunk.table.take(pa.array(positions, pa.int64())).to_pylist()
+        for position, record in zip(positions, records, strict=True):
+            errors = per_row[position]  # in check order: the first names the row's code
+            error = RowError(int(chunk.rows[position]), errors[0].field, errors[0].code, errors[0].note)
+            reason = "; ".join(dict.fromkeys(e.note for e in errors))
+            out.write(error, reason, _raw_json({headers.get(k, k): v for k, v in record.items()}))
+            first_errors.append(error)
+    report.add(chunk.read, first_errors)
     return good
 
 
 # -- building the store's table -----------------------------------------------------------
+
+
+def _contiguous(column: pa.ChunkedArray) -> pa.Array:
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
 
 
 def _json_string(values: pa.Array) -> pa.Array:
@@ -233,7 +237,7 @@ def _extra_json(table: pa.Table, names: list[str], headers: dict[str, str]) -> p
         return pa.nulls(table.num_rows, pa.string())
     members = []
     for name in names:
-        values = table.column(name).combine_chunks()
+        values = _contiguous(table.column(name))
         if not pa.types.is_string(values.type):
             values = pc.cast(values, pa.string())
         key = json.dumps(headers.get(name, name), ensure_ascii=False)
@@ -272,7 +276,7 @@ def _store_table(parsed: Parsed, good: np.ndarray, rows: np.ndarray, source: str
             extra = [n for n in parsed.raw.column_names if n not in known]
             columns["extra"] = pick(_extra_json(parsed.raw, extra, headers))
         elif target.name == "source_file":
-            columns["source_file"] = pa.array(np.full(count, source, dtype=object), pa.string())
+            columns["source_file"] = pa.repeat(pa.scalar(source, pa.string()), count)
         elif target.name == "source_row":
             columns["source_row"] = pa.array(rows[good], pa.int64())
         else:
@@ -298,7 +302,7 @@ def _rounds(table: pa.Table, kind: FileKind) -> list[pa.Table]:
     Orders: the k-th occurrence of an id goes to round k, so the store judges
     every version in turn. Entities carry no version: the last row wins.
     """
-    ids = table.column(kind.key).combine_chunks()
+    ids = _contiguous(table.column(kind.key))
     if table.num_rows == 0 or pc.count_distinct(ids).as_py() == table.num_rows:
         return [table]
     occurrence, total = _occurrences(ids)
@@ -318,9 +322,8 @@ class _Staged:
     rejects: Path
     kind: FileKind | None = None  # known once the file is open (by name or by columns)
     parts: list[tuple[Path, int]] = field(default_factory=list)  # (IPC file, rows), in upsert order
-    read: int = 0
+    report: ValidationReport = field(default_factory=ValidationReport)
     superseded: int = 0  # entity rows replaced by a later row of the same chunk
-    by_code: Counter[str] = field(default_factory=Counter)
 
     @property
     def rows(self) -> int:
@@ -359,7 +362,14 @@ class _Run:
     """
 
     def __init__(
-        self, store: GraphStore, tmp: Path, *, tz: str, encoding: str | None, chunk_rows: int, on_progress: ProgressFn | None
+        self,
+        store: GraphStore,
+        tmp: Path,
+        *,
+        tz: str,
+        encoding: str | None,
+        chunk_rows: int,
+        on_progress: ProgressFn | None,
     ):
         self.store = store
         self.tmp = tmp
@@ -367,6 +377,11 @@ class _Run:
         self.encoding = encoding
         self.chunk_rows = chunk_rows
         self.on_progress = on_progress
+        self.stopping = threading.Event()  # set when the run ends early: staging ahead stops too
+        # Progress per file kind ("reading orders", "storing orders"): rows read, staged, stored.
+        self.read: Counter[str] = Counter()
+        self.staged: Counter[str] = Counter()
+        self.loaded: Counter[str] = Counter()
 
     def _read(self, staged: _Staged, index: int, block_size: int | None) -> None:
         file = staged.file
@@ -375,12 +390,14 @@ class _Run:
         staged.kind = kind = _resolve_kind(file, reader)
         source = str(file.path)
         with staged.rejects.open("w", encoding="utf-8", newline="") as handle:
-            rejects = _Rejects(handle, source)
+            rejects = _RejectsWriter(handle, source)
             for number, chunk in enumerate(reader):
-                staged.read += chunk.read
-                report(self.on_progress, f"reading {file.path.name}", staged.read)
+                if self.stopping.is_set():
+                    return
                 parsed = parse_chunk(kind, chunk.table, self.tz)
-                good = _reject_rows(chunk, validate(parsed), reader.headers, rejects)
+                good = _reject_rows(chunk, validate(parsed), reader.headers, staged.report, rejects)
+                self.read[kind.name] += chunk.read
+                report(self.on_progress, f"reading {kind.name}", self.read[kind.name])
                 table = _store_table(parsed, good, chunk.rows, source, reader.headers)
                 rounds = _rounds(table, kind)
                 staged.superseded += table.num_rows - sum(r.num_rows for r in rounds)
@@ -389,7 +406,6 @@ class _Run:
                     with pa.OSFile(str(path), "wb") as sink, ipc.new_file(sink, part.schema) as writer:
                         writer.write_table(part)
                     staged.parts.append((path, part.num_rows))
-            staged.by_code = rejects.by_code
 
     def stage(self, file: InputFile, index: int) -> _Staged:
         """Read, check and normalise a whole file into the staging folder."""
@@ -400,38 +416,41 @@ class _Run:
             except RowTooLong:  # read it again with blocks large enough for its longest row
                 for path, _ in staged.parts:
                     path.unlink()
+                if staged.kind is not None:
+                    self.read[staged.kind.name] -= staged.report.rows
                 continue
             return staged
         raise InputFileError(file.path, f"has a row longer than {LARGE_BLOCK_SIZE >> 20} MB: is it really CSV?")
 
     def load(self, staged: _Staged, out: IO[str]) -> FileCounts:
         """Upsert a staged file, then append its rejects to the run's rejects file."""
-        stored = stale = done = 0
-        label = f"storing {staged.file.path.name}"
+        stored = stale = 0
+        kind = staged.kind
+        self.staged[kind.name] += staged.rows
         for path, rows in staged.parts:
             with pa.memory_map(str(path)) as source:
                 table = ipc.open_file(source).read_all()
-                if staged.kind.name == "orders":
+                if kind.name == "orders":
                     counts = self.store.upsert_orders(table)
                 else:
-                    counts = self.store.upsert_entities(staged.kind.entity, table)
+                    counts = self.store.upsert_entities(kind.entity, table)
             path.unlink()
             stored += counts.stored
             stale += counts.stale
-            done += rows
-            report(self.on_progress, label, done, staged.rows)
+            self.loaded[kind.name] += rows
+            report(self.on_progress, f"storing {kind.name}", self.loaded[kind.name], self.staged[kind.name])
         with staged.rejects.open(encoding="utf-8", newline="") as handle:
             shutil.copyfileobj(handle, out)
         out.flush()
         staged.rejects.unlink()
         return FileCounts(
             str(staged.file.path),
-            staged.kind.name,
-            read=staged.read,
+            kind.name,
+            read=staged.report.rows,
             stored=stored + staged.superseded,
             stale=stale,
-            rejected=sum(staged.by_code.values()),
-            rejects_by_code=dict(staged.by_code),
+            rejected=staged.report.rejected,
+            rejects_by_code=dict(staged.report.by_code),
         )
 
     def run(self, files: list[InputFile], out: IO[str]) -> list[FileCounts]:
@@ -449,6 +468,7 @@ class _Run:
                     ahead = pool.submit(self.stage, files[index + 1], index + 1) if index + 1 < len(files) else None
                     done.append(self.load(staged, out))
             finally:
+                self.stopping.set()
                 if ahead is not None:
                     ahead.cancel()
         return done
@@ -526,7 +546,8 @@ def ingest_paths(
     Examples
     --------
     >>> from graph.store import open_store
-    >>> result = ingest_paths(["data/"], open_store("duckdb:///rw.duckdb"), rejects_path="rejects.csv")  # doctest: +SKIP
+    >>> store = open_store("duckdb:///rw.duckdb")  # doctest: +SKIP
+    >>> result = ingest_paths(["data/"], store, rejects_path="rejects.csv")  # doctest: +SKIP
     >>> result.ok, result.read, result.stored, result.rejected  # doctest: +SKIP
     (True, 1000, 998, 2)
     """

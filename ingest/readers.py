@@ -153,7 +153,7 @@ def detect_encoding(path: Path) -> str:
         with _open_bytes(path) as stream:
             sample = stream.read(_SAMPLE_BYTES)
     except OSError as exc:
-        raise InputFileError(path, f"cannot be opened: {exc}") from exc
+        raise _unreadable(path, exc) from exc
     for encoding in ("utf-8", "gb18030"):
         try:
             codecs.getincrementaldecoder(encoding)().decode(sample, final=False)
@@ -163,11 +163,20 @@ def detect_encoding(path: Path) -> str:
     raise InputFileError(path, f"is not UTF-8 text (nor GB18030); {_ENCODING_HINT}")
 
 
+def _unreadable(path: Path, exc: BaseException) -> InputFileError:
+    """An I/O failure as a message: a broken or fake gzip file says so."""
+    text = str(exc)
+    if path.name.lower().endswith(".gz") and any(w in text.lower() for w in ("zlib", "gzip", "compressed")):
+        return InputFileError(path, f"is not a readable gzip file ({text})")
+    return InputFileError(path, f"cannot be read: {text}")
+
+
 def _check_encoding(path: Path, encoding: str) -> str:
     try:
         return codecs.lookup(encoding).name
     except LookupError:
-        raise InputFileError(path, f"unknown encoding {encoding!r} given with --encoding (try utf-8 or gb18030)") from None
+        problem = f"unknown encoding {encoding!r} given with --encoding (try utf-8 or gb18030)"
+        raise InputFileError(path, problem) from None
 
 
 # -- readers -----------------------------------------------------------------------
@@ -267,8 +276,8 @@ class CsvReader(InputReader):
             where = re.search(r"Row #(\d+)", text)
             at = f" (at CSV row {where.group(1)})" if where else ""
             return InputFileError(path, f"is not valid {self._encoding} text{at}; {_ENCODING_HINT}")
-        if "gzip" in text.lower() or "zlib" in text.lower():
-            return InputFileError(path, f"is not a readable gzip file: {text}")
+        if isinstance(exc, OSError) or "compressed" in text.lower():
+            return _unreadable(path, exc)
         return InputFileError(path, f"cannot be read as CSV: {text}")
 
     def __iter__(self) -> Iterator[RawChunk]:
@@ -281,40 +290,42 @@ class CsvReader(InputReader):
             return "skip"
 
         accepted = 0
-        taken = 0  # ragged rows already handed out
+        handed_out = 0  # ragged rows already given to a chunk: all before the rows still to come
         try:
             with _open_bytes(self.path) as stream:
                 reader = self._open(stream, self._names, on_ragged)
                 for table in _rechunk(reader, self.chunk_rows):
                     table = self._rename(table)
-                    skipped = np.array(sorted(r.row for r in ragged), dtype=np.int64)
-                    rows = _row_numbers(accepted, table.num_rows, skipped)
+                    skipped = np.array([r.row for r in ragged], dtype=np.int64)
+                    rows = _row_numbers(accepted, table.num_rows, skipped, handed_out)
                     accepted += table.num_rows
                     last = rows[-1] if len(rows) else 0
-                    now = [r for r in ragged[taken:] if r.row < last]
-                    taken += len(now)
+                    now = [r for r in ragged if r.row < last]
+                    del ragged[: len(now)]  # memory stays with the chunk, not the file
+                    handed_out += len(now)
                     yield RawChunk(table, rows, now)
         except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
             raise self._error(self.path, exc) from exc
-        rest = ragged[taken:]
-        if rest:
-            yield RawChunk(self._empty(), np.empty(0, dtype=np.int64), rest)
+        if ragged:
+            yield RawChunk(self._empty(), np.empty(0, dtype=np.int64), list(ragged))
 
     def _empty(self) -> pa.Table:
         return pa.table({name: pa.array([], pa.string()) for name in self.columns})
 
 
-def _row_numbers(before: int, count: int, skipped: np.ndarray) -> np.ndarray:
-    """Data row numbers of accepted rows ``before+1 .. before+count`` given the skipped row numbers.
+def _row_numbers(before: int, count: int, skipped: np.ndarray, skipped_before: int = 0) -> np.ndarray:
+    """Data row numbers of accepted rows ``before+1 .. before+count``.
 
-    The a-th accepted row is row ``a + k`` where k counts skipped rows r_j with
-    ``r_j - j <= a`` (j = 0, 1, ... over the sorted skipped rows).
+    ``skipped`` holds the row numbers (ascending) of rows the reader skipped
+    that are not yet accounted for; ``skipped_before`` counts those that come
+    before all of these rows. The a-th accepted row is row ``a + k`` where k
+    counts skipped rows r_j (j = 0, 1, ... overall) with ``r_j - j <= a``.
     """
     accepted = np.arange(before + 1, before + count + 1, dtype=np.int64)
     if len(skipped) == 0:
-        return accepted
-    shift = np.searchsorted(skipped - np.arange(len(skipped)), accepted, side="right")
-    return accepted + shift
+        return accepted + skipped_before
+    thresholds = skipped - np.arange(skipped_before, skipped_before + len(skipped))
+    return accepted + skipped_before + np.searchsorted(thresholds, accepted, side="right")
 
 
 class JsonlReader(InputReader):
@@ -361,7 +372,7 @@ class JsonlReader(InputReader):
         except UnicodeDecodeError as exc:
             raise InputFileError(self.path, f"is not valid {self._encoding} text; {_ENCODING_HINT}") from exc
         except OSError as exc:
-            raise InputFileError(self.path, f"cannot be read: {exc}") from exc
+            raise _unreadable(self.path, exc) from exc
         if rest.strip():
             yield rest
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -83,6 +84,22 @@ def test_binary_garbage_is_an_input_file_error(tmp_path, store):
     path = tmp_path / "orders.csv"
     path.write_bytes(bytes(range(256)) * 64)
     with pytest.raises(InputFileError, match=r"orders\.csv: is not UTF-8 text.*--encoding"):
+        run(tmp_path, store, path)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("orders.csv.gz", b"order_id,buyer_id\n", r"orders\.csv\.gz: is not a readable gzip file"),
+        ("orders.jsonl.gz", gzip.compress(b"".join(b'{"id": "%d"}\n' % i**3 for i in range(99_999)))[:99_999],
+         r"is not a readable gzip file"),
+        ("orders.parquet", b"PAR1 not really", r"orders\.parquet: is not a readable Parquet file"),
+    ],
+)
+def test_wrong_format_is_an_input_file_error(tmp_path, store, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(InputFileError, match=message):
         run(tmp_path, store, path)
 
 

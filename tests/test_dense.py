@@ -100,9 +100,10 @@ def test_planted_block_is_found_through_camouflage(camouflage):
         det = DenseBlockDetector(n_blocks=3, seed=seed).fit(edges)
         found = det.blocks_[0]
         assert jaccard(found.rows, rows) >= 0.9
-        assert found.strength == 1.0
-        assert det.scores_[list(rows)].mean() > 0.9
-        assert det.scores_.drop(list(rows)).quantile(0.95) < 0.5
+        assert found.strength > 0.5 and found.strength == max(b.strength for b in det.blocks_)
+        assert det.candidates_[0].details["lift"] > 3  # its sellers' orders come from it, not by chance
+        others = det.scores_.drop(list(rows))
+        assert (others < found.strength).mean() > 0.99
         if camouflage in ("none", "random", "biased"):
             assert jaccard(found.cols, cols) >= 0.5  # camouflage on the top sellers joins the block's columns
 
@@ -182,6 +183,7 @@ def test_detector_invariants_and_candidates():
         assert cand.method == "dense_block" and 0 <= cand.strength <= 1
         assert cand.buyers == sorted(block.rows) and cand.sellers == sorted(block.cols)
         assert cand.strength == block.strength
+        assert cand.details["lift"] > 0 and 0 < cand.details["fill"] <= 1
     for buyer, score in det.scores_.items():
         assert score == max([b.strength for b in det.blocks_ if buyer in set(b.rows)], default=0.0)
     # The first block's density, recomputed from the definition: edges into
@@ -241,13 +243,13 @@ def test_same_input_and_seed_same_result_whatever_the_line_order_or_threads():
 
 
 def test_a_clean_graph_has_no_strong_block():
-    # Without a planted block the densest block is what chance makes: strength
-    # reaches 0.5 in ~3 % of graphs by construction, so most stay low.
+    # Without a planted block the densest block is what chance makes.
     strengths = []
     for seed in range(10):
         edges, _, _ = orders(seed, block=(0, 0))
-        strengths.append(DenseBlockDetector(n_blocks=1, seed=seed).fit(edges).blocks_[0].strength)
-    assert np.median(strengths) < 0.3 and max(strengths) < 0.9
+        det = DenseBlockDetector(n_blocks=3, seed=seed).fit(edges)
+        strengths += [b.strength for b in det.blocks_]
+    assert np.median(strengths) < 0.1 and max(strengths) < 0.5
 
 
 def test_golden_tiny_case():

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 from graph.detect.identity import IdentityLinker, midrank, pairs_within_groups
-from graph.errors import StoreError
+from graph.errors import ConfigError, StoreError
 
 
 def population(seed: int = 0) -> tuple[pd.DataFrame, list[str], list[str], list[str]]:
@@ -198,3 +198,9 @@ def test_midrank_ties_and_range():
     ranks = midrank(np.array([3.0, 1.0, 3.0, 2.0]))
     assert ranks.tolist() == [0.75, 0.125, 0.75, 0.375]
     assert midrank(np.array([0.1 + 0.2, 0.3])).tolist() == [0.5, 0.5]
+
+
+@pytest.mark.parametrize("params", [{"min_weight": 0}, {"objective": "louvain"}, {"min_size": 1}])
+def test_bad_parameters_are_config_errors(params):
+    with pytest.raises(ConfigError):
+        IdentityLinker(**params).fit(None)

@@ -162,3 +162,24 @@ def test_encoding_is_detected(tmp_path):
     (tmp_path / "binary.csv").write_bytes(bytes(range(256)) * 10)
     with pytest.raises(InputFileError, match="--encoding"):
         detect_encoding(tmp_path / "binary.csv")
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "gbk"])
+def test_jsonl_in_other_encodings(tmp_path, encoding):
+    path = tmp_path / "orders.jsonl"
+    path.write_bytes('{"order_id": "O1", "ship_address": "广东省深圳市"}\n{"order_id": "O2"}\n'.encode(encoding))
+    table, rows, _ = read_all(path, "jsonl")
+    assert table.to_pylist() == [{"order_id": "O1", "ship_address": "广东省深圳市"}, {"order_id": "O2", "ship_address": None}]
+
+
+def test_row_numbers_stay_right_across_chunks_with_ragged_rows(tmp_path):
+    rng = np.random.default_rng(7)
+    ragged = set(rng.choice(np.arange(1, 400), 60, replace=False).tolist())
+    lines = ["order_id,buyer_id"] + [f"O{i},B" + (",extra" if i in ragged else "") for i in range(1, 400)]
+    path = tmp_path / "orders.csv"
+    path.write_text("\n".join(lines) + "\n")
+    chunks = list(open_input(path, "csv", chunk_rows=7))
+    got = {int(r): o for c in chunks for r, o in zip(c.rows, c.table["order_id"].to_pylist(), strict=True)}
+    assert got == {i: f"O{i}" for i in range(1, 400) if i not in ragged}
+    assert sorted(r.row for c in chunks for r in c.rejects) == sorted(ragged)
+    assert all(c.table.num_rows <= 7 for c in chunks)

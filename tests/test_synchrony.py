@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 from graph.detect.synchrony import SynchronyDetector
-from graph.errors import StoreError
+from graph.errors import ConfigError, StoreError
 
 T0 = pd.Timestamp("2026-03-01", tz="UTC")
 GROUP_SELLERS = ["s140", "s141", "s142"]
@@ -170,18 +170,29 @@ def test_golden_case():
     (pair,) = detector.pairs_.itertuples(index=False)
     assert (pair.buyer_a, pair.buyer_b, pair.n_events, pair.window) == ("a", "b", 3, "1h")
     assert (pair.similarity, pair.expected) == (pytest.approx(1.0), pytest.approx(9 / 97))
-    # Repeat pairs: (a, s), (b, s) 3 orders on 3 days, share 3/7; (e, t) 3 orders on 2 days, share 1.
-    assert detector.pair_scores_[["buyer_id", "seller_id", "n_orders", "n_active_days", "score"]].values.tolist() == [
-        ["e", "t", 3, 2, pytest.approx(5 / 6)],
-        ["a", "s", 3, 3, pytest.approx(1 / 3)],
-        ["b", "s", 3, 3, pytest.approx(1 / 3)],
+    # Repeat pairs, ranked on peak 24 h, median gap and shop share: (e, t) peak 2,
+    # gaps 0.5 h and 44.5 h, share 1; (a, s) and (b, s) peak 1, share 3/7, gaps of
+    # about 48 h, a little longer for b.
+    table = detector.pair_scores_
+    assert table[["buyer_id", "seller_id", "n_orders", "n_active_days", "burstiness"]].values.tolist() == [
+        ["e", "t", 3, 2, 2], ["a", "s", 3, 3, 1], ["b", "s", 3, 3, 1]
     ]
+    assert table["median_gap_hours"].tolist() == pytest.approx([22.5, 48 + 7.5 / 60, 48 + 12.5 / 60])
+    assert table["score"].tolist() == pytest.approx([5 / 6, 1 / 2, 1 / 6])
     # Lockstep: a and b rank above c among the three buyers who met anyone; e met no one.
     assert detector.signals_["lockstep"].to_dict() == pytest.approx({"a": 2 / 3, "b": 2 / 3, "c": 0, "e": 0})
-    assert detector.scores_.to_dict() == pytest.approx({"a": 2 / 3, "b": 2 / 3, "c": 0.0, "e": 5 / 6})
+    # Repeat: only e's pair lies in the upper half (2 * 5/6 - 1).
+    assert detector.signals_["repeat"].to_dict() == pytest.approx({"a": 0, "b": 0, "c": 0, "e": 2 / 3})
+    assert detector.scores_.to_dict() == pytest.approx({"a": 2 / 3, "b": 2 / 3, "c": 0.0, "e": 2 / 3})
     (cand,) = detector.candidates_
     assert (cand.buyers, cand.sellers, cand.strength) == (["a", "b"], ["s"], 0.5)
     assert cand.details["n_co_events"] == 3
     assert cand.details["example_windows"] == [
         "2026-03-01T10:00:00+00:00", "2026-03-03T10:00:00+00:00", "2026-03-05T10:00:00+00:00"
     ]
+
+
+@pytest.mark.parametrize("params", [{"min_events": 1}, {"windows": []}, {"windows": ["0s"]}, {"max_bucket": 1}])
+def test_bad_parameters_are_config_errors(params):
+    with pytest.raises(ConfigError):
+        SynchronyDetector(**params).fit(None)

@@ -88,7 +88,7 @@ def server(tmp_path_factory):
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"ringwatch app did not start: {(folder / 'server.log').read_text()}") from None
                 time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}", uri, proc
+        yield f"http://127.0.0.1:{port}", uri, proc, folder / "server.log"
     finally:
         proc.terminate()
         try:
@@ -110,13 +110,13 @@ def browser():
 
 
 def test_server_keeps_the_store_off_its_command_line(server):
-    _url, uri, proc = server
+    _url, uri, proc, _log = server
     cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().decode().split("\0")
     assert "streamlit" in cmdline and not any(uri in part or "store.duckdb" in part for part in cmdline)
 
 
 def test_analyst_triages_a_ring_end_to_end(server, browser, tmp_path):
-    url, uri, _proc = server
+    url, uri, _proc, server_log = server
     SHOTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1366, "height": 768}, accept_downloads=True)
     page.set_default_timeout(UI_TIMEOUT)
@@ -180,3 +180,5 @@ def test_analyst_triages_a_ring_end_to_end(server, browser, tmp_path):
 
     kept = open_store(uri).decisions(top_ring).to_pylist()
     assert [(d["decision"], d["analyst"]) for d in kept] == [("needs_review", "E2E Analyst")]
+    # Nothing failed behind the scenes (page scripts, the background warm-up of the top rings).
+    assert "Traceback" not in server_log.read_text(errors="replace")

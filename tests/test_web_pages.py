@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -161,6 +162,12 @@ def make_store(path: Path) -> str:
     return uri
 
 
+@pytest.fixture(autouse=True)
+def _no_prefetch(monkeypatch):
+    """No background warm-up threads in the test process (the end-to-end test runs it in the server)."""
+    monkeypatch.setenv("RINGWATCH_APP_PREFETCH", "0")
+
+
 @pytest.fixture(scope="module")
 def store_uri(tmp_path_factory):
     return make_store(tmp_path_factory.mktemp("web") / "store.duckdb")
@@ -297,6 +304,31 @@ def test_team_password_gate(app, monkeypatch):
     assert "viewer" in _texts(at)
 
 
+def test_single_sign_on_with_read_only_viewers(app):
+    app.secrets["auth"] = {
+        "redirect_uri": "http://127.0.0.1:8501/oauth2callback",
+        "cookie_secret": "not-a-real-secret",
+        "client_id": "ringwatch",
+        "client_secret": "not-a-real-secret",
+        "server_metadata_url": "https://idp.invalid/.well-known/openid-configuration",
+    }
+    app.secrets["ringwatch"] = {"viewers": ["audit@corp.invalid"]}
+    app.user = {"is_logged_in": False}
+    at = app.run()
+    assert [b.label for b in at.button] == ["Sign in"] and not at.metric
+    at.user = {"is_logged_in": True, "email": "audit@corp.invalid", "name": "Audit Team"}
+    at.query_params["ring"] = "R1"
+    at.run()
+    at.switch_page("views/ring.py").run()
+    assert not at.exception
+    assert "Audit Team · viewer" in _texts(at)
+    assert not at.radio and any("Read-only" in i.value for i in at.info)
+    at.user = {"is_logged_in": True, "email": "li.wei@corp.invalid", "name": "Li Wei"}
+    at.run()
+    assert "Li Wei · analyst" in _texts(at) and at.radio
+    assert at.text_input[-1].value == "Li Wei"  # decisions are signed with the signed-in name
+
+
 def test_search_normalises_and_finds_rings(app):
     at = app.run()
     at.switch_page("views/search.py").run()
@@ -345,13 +377,21 @@ def test_ring_graph_draws_shared_identifiers_only(store_uri):
     assert grown.nodes.iloc[: len(graph.nodes)][["node_id", "x", "y"]].equals(graph.nodes[["node_id", "x", "y"]])
 
 
-def test_large_ring_is_paged(store_uri):
+def test_large_ring_is_paged():
     assert data.graph_pages(300) == 1 and data.graph_pages(301) == 2 and data.graph_pages(0) == 1
 
 
-def test_busiest_hour_and_account_ages():
-    import pandas as pd
+def test_ring_filters(store_uri):
+    frame = data.rings(store_uri, "run-2").assign(label=["confirmed", "undecided", "undecided"])
+    day = T0.date()
+    assert data.filter_rings(frame)["ring_id"].tolist() == ["R1", "R2", "R3"]
+    assert data.filter_rings(frame, labels=["undecided"], min_size=4)["ring_id"].tolist() == ["R2"]
+    assert data.filter_rings(frame, seller="s2")["ring_id"].tolist() == ["R2"]
+    assert data.filter_rings(frame, period=(day + timedelta(days=1), day + timedelta(days=9))).empty
+    assert len(data.filter_rings(frame, period=(day, day))) == 3
 
+
+def test_busiest_hour_and_account_ages():
     times = pd.to_datetime(["2026-03-01 10:00", "2026-03-01 10:20", "2026-03-01 10:59", "2026-03-01 12:00"], utc=True)
     orders_frame = pd.DataFrame({"created_at": times, "buyer_id": ["a", "a", "b", "b"]})
     count, start = evidence.busiest_hour(orders_frame)

@@ -20,7 +20,8 @@ def render(result: dict[str, Any], top: int = TOP_ROWS) -> None:
     table = Table(title=f"Top rings of {result['run_id']}", show_lines=False)
     for name, justify in (("ring", "left"), ("type", "left"), ("score", "right"), ("buyers", "right"),
                           ("orders", "right"), ("targets", "left"), ("top signals", "left"), ("change", "left")):
-        table.add_column(name, justify=justify, overflow="fold")
+        # Ids and numbers never wrap (they are copied into other commands); prose folds.
+        table.add_column(name, justify=justify, no_wrap=name != "top signals", overflow="fold")
     for ring in rings[:top]:
         targets = ring["target_seller_ids"]
         table.add_row(

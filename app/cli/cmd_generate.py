@@ -21,24 +21,25 @@ class Format(str, Enum):
     jsonl = "jsonl"
 
 
-def command(
-    out: Annotated[Path, typer.Option("--out", help="Folder to write (created; earlier generated files replaced).")],
-    orders: Annotated[int, typer.Option("--orders", min=200, help="Number of orders.")] = 100_000,
-    seed: Seed = None,
-    fmt: Annotated[Format, typer.Option("--format", help="Format of the orders, buyers, sellers and items files.")] = Format.csv,
-    json_: Json = False,
-) -> None:
+Out = Annotated[Path, typer.Option("--out", help="Folder to write (created; earlier generated files replaced).")]
+Orders = Annotated[int, typer.Option("--orders", min=200, help="Number of orders.")]
+FormatOpt = Annotated[Format, typer.Option("--format", help="Format of the orders, buyers, sellers and items files.")]
+
+
+def command(out: Out, orders: Orders = 100_000, seed: Seed = None, fmt: FormatOpt = Format.csv,
+            json_: Json = False) -> None:  # fmt: skip
     """Write a synthetic marketplace (orders, buyers, sellers, items) with planted rings, honest
-    look-alikes and the ground truth (truth.json, truth_buyers.csv)."""
+    look-alikes and the ground truth (truth.json, truth_buyers.csv). See docs/generate.md."""
     from ingest.generate import generate
 
     with progress("generate ") as on_progress:
-        result = generate(out, orders=orders, seed=0 if seed is None else seed, fmt=fmt.value, on_progress=on_progress)
+        result = generate(out, orders=orders, seed=seed or 0, fmt=fmt.value, on_progress=on_progress)
     c = result.counts
-    human = (
-        f"wrote {c['orders']:,} orders in {c['order_files']} file(s), {c['buyers']:,} buyers, {c['sellers']:,} sellers, "
-        f"{c['items']:,} items to {result.out_dir} in {result.seconds:.1f} s\n"
-        f"planted {c['rings']} rings ({c['ring_buyers']:,} accounts, {c['ring_orders']:,} orders) and "
-        f"{c['lookalike_groups']:,} honest look-alike groups; truth in truth.json and truth_buyers.csv"
-    )
+    human = "\n".join([
+        f"wrote {c['orders']:,} orders ({c['order_files']} file(s)), {c['buyers']:,} buyers, "
+        f"{c['sellers']:,} sellers, {c['items']:,} items",
+        f"planted {c['rings']} rings: {c['ring_buyers']:,} accounts, {c['ring_orders']:,} orders",
+        f"listed {c['lookalike_groups']:,} honest look-alike groups",
+        f"truth: {Path(result.out_dir) / 'truth.json'}, truth_buyers.csv ({result.seconds:.1f} s)",
+    ])  # fmt: skip
     emit(result.to_dict(), as_json=json_, human=human)

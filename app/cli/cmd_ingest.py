@@ -19,12 +19,14 @@ def _check_usage(tz: str | None, encoding: str | None) -> None:
         try:
             zoneinfo.ZoneInfo(tz)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise typer.BadParameter(f"unknown time zone {tz!r}; use an IANA name such as Asia/Shanghai", param_hint="--tz") from None
+            message = f"unknown time zone {tz!r}; use an IANA name such as Asia/Shanghai"
+            raise typer.BadParameter(message, param_hint="--tz") from None
     if encoding is not None:
         try:
             codecs.lookup(encoding)
         except LookupError:
-            raise typer.BadParameter(f"unknown encoding {encoding!r}; use for example gb18030", param_hint="--encoding") from None
+            message = f"unknown encoding {encoding!r}; use for example gb18030"
+            raise typer.BadParameter(message, param_hint="--encoding") from None
 
 
 def render(result) -> str:
@@ -39,7 +41,9 @@ def render(result) -> str:
         for row in cells
     ]
     rate = f"{result.reject_rate:.2%} rejected (limit {result.max_reject_rate:.2%})"
-    where = f"rejected rows written to {result.rejects_path}" if result.rejected else f"no rejected rows ({result.rejects_path})"
+    where = f"rejected rows written to {result.rejects_path}"
+    if not result.rejected:
+        where = f"no rejected rows ({result.rejects_path})"
     lines += ["", f"{rate}; {where}; {result.seconds:.1f} s"]
     return "\n".join(lines)
 
@@ -64,9 +68,9 @@ def command(
         ),
     ] = None,
     max_reject_rate: options.MaxRejectRate = None,
-    rejects: Annotated[Path, typer.Option("--rejects", help="CSV file for rejected rows (replaced on every run).")] = Path(
-        "rejects.csv"
-    ),
+    rejects: Annotated[
+        Path, typer.Option("--rejects", help="CSV file for rejected rows (replaced on every run).")
+    ] = Path("rejects.csv"),
     as_json: options.Json = False,
 ) -> None:
     """Load input files into the graph store. Exits 1 when more rows are rejected than --max-reject-rate allows."""

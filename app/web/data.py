@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
+import os
+import threading
 import re
 import tempfile
 from collections.abc import Callable, Sequence
@@ -26,7 +29,14 @@ import pyarrow as pa
 import streamlit as st
 
 from app.web import evidence
-from app.web.graph_view import MAX_GRAPH_BUYERS, RingGraph, add_expansion, build_ring_graph, neighbourhood_graph
+from app.web.graph_view import (
+    MAX_GRAPH_BUYERS,
+    RingGraph,
+    add_expansion,
+    build_ring_graph,
+    echarts_spec,
+    neighbourhood_graph,
+)
 from graph.errors import RingWatchError
 from graph.model import IDENTIFIER_COLUMNS
 from graph.settings import get_settings
@@ -50,6 +60,7 @@ __all__ = [
     "ring_orders",
     "ring_accounts",
     "ring_graph",
+    "ring_graph_spec",
     "graph_pages",
     "neighbourhood",
     "search_keys",
@@ -60,6 +71,7 @@ __all__ = [
     "report_formats",
     "report_builder",
     "run_ring_counts",
+    "prefetch",
     "data_range",
     "DECISIONS",
     "SEARCH_KINDS",
@@ -71,6 +83,9 @@ RESULT_CACHE = 16  # runs kept in memory per loader
 ORDER_LIMIT = 50_000  # a ring page never pulls more orders than this
 EXPAND_LIMIT = 60  # neighbours added when a node is expanded
 DECISIONS = {"confirmed": "Confirm", "dismissed": "Dismiss", "needs_review": "Needs review"}
+PREFETCH_ENV = "RINGWATCH_APP_PREFETCH"  # rings warmed per new run (0: off)
+PREFETCH_DEFAULT = 10
+log = logging.getLogger(__name__)
 SEARCH_KINDS = ("any", "buyer", "seller", "device", "address", "phone", "ip", "payment")
 
 
@@ -207,7 +222,39 @@ def ring_table(uri: str, run: dict[str, Any]) -> pd.DataFrame:
     """The run's rings with their label status (decisions are fresh, rings cached)."""
     frame = rings(uri, str(run["run_id"])).copy()
     frame["label"] = label_status(frame, labels(uri), run.get("finished_at"))
+    prefetch(uri, str(run["run_id"]), tuple(frame.loc[frame["label"] == "undecided", "ring_id"]))
     return frame
+
+
+_prefetched: set[tuple[str, str]] = set()  # (uri, run id) warmed by this process
+_prefetch_lock = threading.Lock()
+
+
+def prefetch(uri: str, run_id: str, ring_ids: tuple[str, ...]) -> None:
+    """Warm the cache for the first rings of a run in a background thread, once per run and process.
+
+    The first open of a large ring reads the store for seconds at 1M orders;
+    analysts triage the highest-scored undecided rings first, so those are
+    ready before they click. ``RINGWATCH_APP_PREFETCH`` sets how many (0: off).
+    """
+    count = int(os.environ.get(PREFETCH_ENV, PREFETCH_DEFAULT) or 0)
+    with _prefetch_lock:
+        if count <= 0 or not ring_ids or (uri, run_id) in _prefetched:
+            return
+        _prefetched.add((uri, run_id))
+    wanted = ring_ids[:count]
+
+    def warm() -> None:
+        for ring_id in wanted:
+            try:
+                ring_graph_spec(uri, run_id, ring_id)
+                ring_orders(uri, run_id, ring_id)
+                ring_evidence(uri, run_id, ring_id)
+            except RingWatchError as exc:  # a busy or moved store: pages load the ring on demand
+                log.warning("prefetch of ring %s stopped: %s", ring_id, exc)
+                return
+
+    threading.Thread(target=warm, name=f"ringwatch-prefetch-{run_id}", daemon=True).start()
 
 
 def filter_rings(
@@ -315,6 +362,12 @@ def ring_graph(uri: str, run_id: str, ring_id: str, page: int = 0, expanded: tup
         if node_id.partition(":")[0] in ("buyer", "seller", *IDENTIFIER_COLUMNS):
             graph = add_expansion(graph, node_id, neighbourhood(uri, node_id))
     return graph
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def ring_graph_spec(uri: str, run_id: str, ring_id: str, page: int = 0, expanded: tuple[str, ...] = ()) -> dict:
+    """The ECharts option drawing :func:`ring_graph` (built once; it costs a quarter second at 400 nodes)."""
+    return echarts_spec(ring_graph(uri, run_id, ring_id, page, expanded))
 
 
 def ring_export(uri: str, run_id: str, ring_id: str) -> dict[str, bytes]:

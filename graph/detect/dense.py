@@ -36,8 +36,7 @@ from graph.progress import ProgressFn, report
 __all__ = ["Block", "DenseBlockDetector", "column_weights", "multiplicity_weights", "peel"]
 
 _EULER_GAMMA = 0.5772156649015329
-# Strength reaches 1 at p = 10**-3; chance-level blocks (p ~ 0.5) get 0.1 and
-# a clean graph's densest block reaches 0.5 only 3 % of the time.
+# Surprise reaches 1 at p = 10**-3; a chance-level block (p ~ 0.5) gets 0.1.
 _SURPRISE_DECADES = 3.0
 # Random partners tried per repeated pair when rewiring; failures are dropped.
 _SWAP_TRIES = 50
@@ -57,8 +56,8 @@ class Block:
         Distinct (row, column) pairs inside the block, among those still in
         the graph when it was peeled (earlier blocks' edges are gone).
     strength : float
-        0..1, how far the density stands above what random graphs with the
-        same degrees produce (see :class:`DenseBlockDetector`).
+        0..1, how unusual the block is next to random graphs with the same
+        degrees (see :class:`DenseBlockDetector`).
     """
 
     rows: np.ndarray
@@ -289,8 +288,8 @@ def peel(
 
     Notes
     -----
-    The set returned has at least half the density of the densest block
-    (Hooi et al. 2016, Theorem 1).
+    With ``min_rows=1`` the set returned has at least half the density of
+    the densest block (the approximation guarantee of [1]_ and [2]_).
 
     References
     ----------
@@ -347,20 +346,28 @@ def multiplicity_weights(counts: np.ndarray) -> np.ndarray:
     return np.log2(1.0 + np.asarray(counts, dtype=np.float64))
 
 
-def _strength(density: float, null: np.ndarray) -> float:
-    """Surprise of ``density`` among the null's densest blocks: ``-log10(p) / 3`` clipped to 0..1.
+def _strength(density: float, null: np.ndarray, lift: float) -> float:
+    """How unusual a block is, 0..1: the smaller of its surprise and its effect.
 
-    ``p`` is the upper tail of a Gumbel law (the law of a maximum) fitted to
-    the null densities by moments.
+    Surprise, ``-log10(p) / 3``: ``p`` is the upper tail, at ``density``, of
+    a Gumbel law (the law of a maximum) fitted by moments to ``null``, the
+    densest-block densities of random graphs with the same degrees. Effect,
+    ``1 - 1 / lift``: at scale the random graphs agree so closely that a
+    block 2 % denser is already "significant" (real data always departs that
+    much from a random graph), so the block must also share many times more
+    pairs than the degrees of its rows and columns explain.
     """
     mean, sd = float(null.mean()), float(null.std(ddof=1))
+    if density <= mean or lift <= 1:
+        return 0.0
     if not sd > 0:
-        p = 0.0 if density > mean else 1.0
+        p = 0.0
     else:
         beta = sd * math.sqrt(6.0) / math.pi
         z = (density - (mean - _EULER_GAMMA * beta)) / beta
-        p = 1.0 if z < -30 else -math.expm1(-math.exp(-z))
-    return 1.0 if p <= 0 else min(1.0, max(0.0, -math.log10(p) / _SURPRISE_DECADES))
+        p = -math.expm1(-math.exp(-z))
+    surprise = 1.0 if p <= 0 else min(1.0, -math.log10(p) / _SURPRISE_DECADES)
+    return min(surprise, 1.0 - 1.0 / lift)
 
 
 class DenseBlockDetector:
@@ -410,14 +417,17 @@ class DenseBlockDetector:
 
     Notes
     -----
-    ``strength`` compares a block's density ``d`` with the densest block of
-    random graphs with exactly the same row and column degrees (the column
-    ends of the edges shuffled, repeated pairs swapped away). The rewirings'
-    densities are fitted with a Gumbel law (the law of a maximum), giving
-    ``p``, the chance that a random graph holds a block as dense, and
-    ``strength = min(1, -log10(p) / 3)``: 1 when ``p <= 0.001``, 0.5 when
-    ``p ~ 0.03``, 0.1 for a block as dense as chance makes half the time.
-    Comparing later blocks with the null's *densest* block is conservative.
+    ``strength`` is the smaller of a surprise and an effect. Surprise: the
+    block's density against the densest blocks of ``n_null`` random graphs
+    with exactly the same row and column degrees (the column ends of the
+    edges shuffled, repeated pairs swapped away), fitted with a Gumbel law
+    (the law of a maximum); ``min(1, -log10(p) / 3)`` is 1 at
+    ``p <= 0.001`` and 0.1 for a block as dense as chance makes half the
+    time. Effect: ``1 - 1 / lift``, where the lift is how many times more
+    pairs the block's typical column shares with its rows than their degrees
+    explain (details["lift"]); at scale even a block 2 % denser than chance
+    is "significant", so the block must also be far from chance. Comparing
+    later blocks with the null's *densest* block is conservative.
 
     With ``weight``, repeated pairs add up their counts and an edge weighs
     ``log2(1 + count)`` (:func:`multiplicity_weights`) before the column
@@ -527,7 +537,7 @@ class DenseBlockDetector:
         finally:
             if pool:
                 pool.shutdown(cancel_futures=True)
-        self._publish(found, row_labels, col_labels, col, has_edge=np.bincount(src, minlength=n_rows) > 0)
+        self._publish(found, src, dst, row_labels, col_labels, col)
         return self
 
     def _peel_blocks(self, src, dst, mult, n_rows, n_cols, on_progress) -> list[tuple]:
@@ -586,15 +596,18 @@ class DenseBlockDetector:
             src, dst, mult = src[keep], dst[keep], mult[keep]
         return float(_peel(src, dst, self._weights(dst, mult, n_cols), n_rows, n_cols, self.min_rows)[2])
 
-    def _publish(self, found, row_labels, col_labels, col, has_edge) -> None:
+    def _publish(self, found, src, dst, row_labels, col_labels, col) -> None:
         """Turn peeled index sets into labelled blocks, candidates and row scores."""
         null = self.null_densities_
         rows_np, cols_np = np.asarray(row_labels), np.asarray(col_labels)
+        row_deg = np.bincount(src, minlength=len(rows_np))
+        col_deg = np.bincount(dst, minlength=len(cols_np))
         score = np.zeros(len(rows_np))
         self.blocks_, self.candidates_ = [], []
         sellers_are_cols = col == node_type("seller").key
         for k, (ri, ci, density, n_in) in enumerate(found):
-            strength = _strength(density, null)
+            lift, shared = _lift(src, dst, ri, ci, row_deg, col_deg)
+            strength = _strength(density, null, lift)
             score[ri] = np.maximum(score[ri], strength)
             block = Block(rows_np[ri], cols_np[ci], density, n_in, strength)
             self.blocks_.append(block)
@@ -610,14 +623,34 @@ class DenseBlockDetector:
                         "density": density,
                         "null_density": float(null.mean()),
                         "n_edges": n_in,
-                        "fill": n_in / (len(ri) * len(ci)),
+                        "fill": shared / (len(ri) * len(ci)),
+                        "lift": lift,
                         "col": col,
                         "cols": cols_str,
                     },
                 )
             )
+        has_edge = row_deg > 0
         index = pd.Index(row_labels[has_edge], name=row_labels.name)
         self.scores_ = pd.Series(score[has_edge], index=index, name="dense_block")
+
+
+def _lift(src, dst, ri, ci, row_deg, col_deg) -> tuple[float, int]:
+    """How many times more pairs a block's rows share with its typical column than their degrees explain.
+
+    Per column ``j``: pairs with the block's rows over ``deg_j * D / E``
+    (``D`` the rows' total degree), the configuration-model expectation.
+    The typical column is the median weighted by pairs, so a popular column
+    the block absorbed through camouflage does not drag the lift down.
+    Returns the lift and the number of pairs inside the block.
+    """
+    row_in = np.zeros(row_deg.size, bool)
+    row_in[ri] = True
+    shared = np.bincount(dst[row_in[src]], minlength=col_deg.size)[ci]
+    lift = shared / (col_deg[ci] * (row_deg[ri].sum() / src.size))
+    order = np.argsort(lift, kind="stable")
+    half = np.searchsorted(np.cumsum(shared[order]), shared.sum() / 2)
+    return float(lift[order][half]), int(shared.sum())
 
 
 def _edge_arrays(edges: pd.DataFrame, row: str, col: str, weight: str | None):

@@ -28,6 +28,7 @@ verdict to the ring scorer, which adds behaviour.
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -38,7 +39,7 @@ import pandas as pd
 import pyarrow as pa
 
 from graph.detect.base import Candidate
-from graph.errors import StoreError
+from graph.errors import ConfigError, StoreError
 from graph.model import IDENTIFIER_KINDS
 from graph.progress import ProgressFn, report
 
@@ -200,7 +201,7 @@ class IdentityLinker:
         ident_kind, ident_key = ident_pairs // n_keys, ident_pairs % n_keys
 
         # One row per (identifier, buyer), sorted by identifier.
-        inc = np.unique(ident * max(n_buyers, 1) + buyer)
+        inc = distinct(ident * max(n_buyers, 1) + buyer)
         inc_ident, inc_buyer = inc // max(n_buyers, 1), inc % max(n_buyers, 1)
         n_shared = np.bincount(inc_ident, minlength=len(ident_pairs))
 
@@ -215,7 +216,7 @@ class IdentityLinker:
         keep = linked[inc_ident]
         src, dst, grp = pairs_within_groups(inc_ident[keep], inc_buyer[keep])
         edge_u, edge_v, edge_w = merge_edges(src, dst, weight[grp], n_buyers)
-        vertices = np.unique(np.concatenate([edge_u, edge_v]))
+        vertices = distinct(np.concatenate([edge_u, edge_v]))
         self.graph_buyers_ = buyer_ids[vertices]
         resolution = self.resolution
         if resolution is None:
@@ -237,24 +238,23 @@ class IdentityLinker:
 
         self.identifiers_ = _shared_table(kinds, keys, ident_kind, ident_key, n_shared, weight, linked)
         self._evidence(
-            buyer_ids, community, inc_ident, inc_buyer, n_shared, prior, weight, linked, kinds, keys,
-            ident_kind, ident_key,
+            buyer_ids, community, inc_ident, inc_buyer, n_shared, weight, linked, kinds, keys, ident_kind, ident_key
         )
         report(on_progress, "identity: evidence", 4, 4)
         return self
 
     def _check_params(self) -> None:
         if not self.min_weight > 0:
-            raise ValueError(f"min_weight must be > 0, got {self.min_weight!r}")
+            raise ConfigError(f"min_weight must be > 0, got {self.min_weight!r}")
         if self.objective not in ("CPM", "modularity"):
-            raise ValueError(f"objective must be 'CPM' or 'modularity', got {self.objective!r}")
+            raise ConfigError(f"objective must be 'CPM' or 'modularity', got {self.objective!r}")
         if self.min_size < 2:
-            raise ValueError(f"min_size must be >= 2, got {self.min_size!r}")
+            raise ConfigError(f"min_size must be >= 2, got {self.min_size!r}")
 
     def _evidence(
-        self, buyer_ids, community, inc_ident, inc_buyer, n_shared, prior, weight, linked, kinds, keys,
-        ident_kind, ident_key,
+        self, buyer_ids, community, inc_ident, inc_buyer, n_shared, weight, linked, kinds, keys, ident_kind, ident_key
     ) -> None:
+        """Set ``scores_`` and ``candidates_`` from the identifiers members share within their community."""
         n_buyers = len(buyer_ids)
         size = np.bincount(community, minlength=1) if n_buyers else np.zeros(0, dtype=np.int64)
         n_comm = len(size)
@@ -281,8 +281,8 @@ class IdentityLinker:
         strength = np.zeros(n_comm)
         strength[groups] = midrank(comm_raw[groups])
 
-        # One row per (community, identifier) shared by >= 2 members, linked or context,
-        # strongest first within each community.
+        # One row per (community, identifier) shared by >= 2 members: per community
+        # the binding (linked) ones first, then context, each strongest first.
         is_group = np.zeros(n_comm, dtype=bool)
         is_group[groups] = True
         shared = in_group & (m >= 2)
@@ -290,48 +290,47 @@ class IdentityLinker:
         pair, first = np.unique(pair_key[shared], return_index=True)
         comm_of, ident_of = pair // len(n_shared), pair % len(n_shared)
         members_of = m[shared][first]
-        order = np.lexsort((ident_of, -weight[ident_of], comm_of))
+        order = np.lexsort((ident_of, -weight[ident_of], ~linked[ident_of], comm_of))
         comm_of, ident_of, members_of = comm_of[order], ident_of[order], members_of[order]
         starts = np.searchsorted(comm_of, groups)
+        n_bind = np.bincount(comm_of, weights=linked[ident_of], minlength=n_comm)[groups].astype(np.int64)
         ends = np.searchsorted(comm_of, groups, side="right")
         kind_of = kinds.take(ident_kind[ident_of]).tolist()
         key_of = keys.take(ident_key[ident_of]).tolist()
-        listed = list(
-            zip(kind_of, key_of, n_shared[ident_of].tolist(), members_of.tolist(), np.round(weight[ident_of], 6).tolist(),
-                strict=True)
-        )
-        linked_of = linked[ident_of].tolist()
+        fields = ("kind", "key", "n_buyers", "n_members", "weight")
+        rows = [
+            dict(zip(fields, row, strict=True))
+            for row in zip(
+                kind_of, key_of, n_shared[ident_of].tolist(), members_of.tolist(),
+                np.round(weight[ident_of], 6).tolist(), strict=True,
+            )
+        ]
 
         # Buyer codes follow sorted ids, so a stable sort by community keeps each member list sorted.
         by_comm = np.argsort(community, kind="stable")
         by_comm = by_comm[is_group[community[by_comm]]]
         member_ids = buyer_ids.take(by_comm).tolist()
-        member_starts = np.r_[0, np.cumsum(size[groups])].tolist()
-        fields = ("kind", "key", "n_buyers", "n_members", "weight")
+        member_starts = np.r_[0, np.cumsum(size[groups])]
         candidates = []
-        for j, (g, s, e) in enumerate(zip(groups.tolist(), starts.tolist(), ends.tolist(), strict=True)):
-            bind = [dict(zip(fields, listed[i], strict=True)) for i in range(s, e) if linked_of[i]]
-            context = [dict(zip(fields, listed[i], strict=True)) for i in range(s, e) if not linked_of[i]]
-            per_kind: dict[str, int] = {}
-            for d in bind:
-                per_kind[d["kind"]] = per_kind.get(d["kind"], 0) + 1
+        # Strongest first; community numbers (size, then smallest member) break ties.
+        for j in np.lexsort((groups, -size[groups], -strength[groups])).tolist():
+            g, s, b, e = int(groups[j]), int(starts[j]), int(starts[j] + n_bind[j]), int(ends[j])
             candidates.append(
                 Candidate(
                     method="identity",
                     buyers=member_ids[member_starts[j] : member_starts[j + 1]],
-                    identifiers=sorted((d["kind"], d["key"]) for d in bind),
+                    identifiers=sorted(zip(kind_of[s:b], key_of[s:b], strict=True)),
                     strength=float(strength[g]),
                     details={
                         "community": g,
                         "n_buyers": int(size[g]),
                         "evidence": round(float(comm_raw[g]), 6),
-                        "per_kind": dict(sorted(per_kind.items())),
-                        "shared": bind[:_MAX_LISTED],
-                        "context": context[:_MAX_LISTED],
+                        "per_kind": dict(sorted(Counter(kind_of[s:b]).items())),
+                        "shared": rows[s : min(b, s + _MAX_LISTED)],
+                        "context": rows[b : min(e, b + _MAX_LISTED)],
                     },
                 )
             )
-        candidates.sort(key=lambda c: (-c.strength, -len(c.buyers), c.buyers))
         self.candidates_ = candidates
 
 
@@ -377,6 +376,18 @@ def _frame(data: pd.DataFrame | pa.Table | None, name: str, required: Iterable[s
 
 def _index(ids: pd.Index) -> pd.Index:
     return pd.Index(ids, name="buyer_id")
+
+
+def distinct(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values of an integer array.
+
+    ``np.unique`` without ``return_*`` takes a hash path in numpy 2.4 that is
+    tens of times slower than sorting integer keys.
+    """
+    values = np.sort(values)
+    keep = np.ones(len(values), dtype=bool)
+    np.not_equal(values[1:], values[:-1], out=keep[1:])
+    return values[keep]
 
 
 def factorize_sorted(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
@@ -433,24 +444,44 @@ def leiden(
     n_iterations: int,
     seed: int,
 ) -> tuple[igraph.Graph, igraph.VertexClustering]:
-    """Seeded weighted Leiden on ``n`` vertices; returns the graph and its clustering.
+    """Seeded weighted Leiden on ``n`` vertices and distinct edges ``u-v``; returns the graph and its clustering.
 
     igraph draws from a process-wide generator: it is set to ``random.Random(seed)``
     for the call and put back to igraph's default (the ``random`` module) after.
+    Under CPM a connected component whose every pair is linked above the
+    resolution is optimally one community, so only the other components go
+    through Leiden (most of a sparse identity graph is such small cliques).
     """
+    w = np.asarray(w, dtype=float)
     graph = igraph.Graph(n=n, edges=np.column_stack([u, v]).tolist())
-    graph.es["weight"] = np.asarray(w, dtype=float).tolist()
-    igraph.set_random_number_generator(random.Random(seed))
-    try:
-        clustering = graph.community_leiden(
-            objective_function=objective,
-            weights="weight",
-            resolution=resolution,
-            n_iterations=n_iterations,
+    graph.es["weight"] = w.tolist()
+    labels = np.zeros(n, dtype=np.int64)
+    rest = np.arange(n)
+    if objective == "CPM" and n:
+        labels = np.asarray(graph.connected_components().membership, dtype=np.int64)
+        size = np.bincount(labels)
+        n_edges = np.bincount(labels[u], minlength=len(size))
+        weak = np.bincount(labels[u], weights=w <= resolution, minlength=len(size))
+        settled = (n_edges == size * (size - 1) // 2) & (weak == 0)
+        rest = np.flatnonzero(~settled[labels])
+    if len(rest):
+        keep = np.isin(u, rest) & np.isin(v, rest)
+        sub = igraph.Graph(
+            n=len(rest),
+            edges=np.column_stack([np.searchsorted(rest, u[keep]), np.searchsorted(rest, v[keep])]).tolist(),
         )
-    finally:
-        igraph.set_random_number_generator(random)
-    return graph, clustering
+        igraph.set_random_number_generator(random.Random(seed))
+        try:
+            found = sub.community_leiden(
+                objective_function=objective,
+                weights=w[keep].tolist(),
+                resolution=resolution,
+                n_iterations=n_iterations,
+            )
+        finally:
+            igraph.set_random_number_generator(random)
+        labels[rest] = labels.max() + 1 + np.asarray(found.membership, dtype=np.int64)
+    return graph, igraph.VertexClustering(graph, labels.tolist())
 
 
 def canonical_membership(n: int, vertices: np.ndarray, labels: np.ndarray) -> np.ndarray:

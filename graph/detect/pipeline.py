@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -29,7 +29,7 @@ from graph.errors import EmptyGraphError
 from graph.progress import ProgressFn, report
 from graph.rings import Ring, assemble, match_previous, merge_shared_targets
 from graph.schema import RESULT_SCHEMAS, TS
-from graph.score import Evidence, Population, evaluate, prepare, screen
+from graph.score import Evidence, Population, evaluate, prepare, screen, trim_to_evidence
 from graph.store.base import GraphStore
 
 __all__ = ["DetectionResult", "run_detection", "METHODS", "FLAG_SCORE"]
@@ -141,13 +141,66 @@ def _run_synchrony(orders: pd.DataFrame, seed: int) -> tuple[list[Candidate], pd
     return det.candidates_, det.scores_
 
 
-def _detector_available(method: str) -> bool:
-    module = {"identity": "graph.detect.identity", "dense_block": "graph.detect.dense", "synchrony": "graph.detect.synchrony"}
-    try:
-        importlib.import_module(module[method])
-    except ModuleNotFoundError:
-        return False
-    return True
+def _run_detectors(
+    wanted: Sequence[str], orders: pa.Table, identifiers: pa.Table, seed: int, after_each: Callable[[str], None]
+) -> tuple[list[Candidate], dict[str, pd.Series], dict[str, dict[str, Any]]]:
+    """Run each wanted detector whose input exists; returns candidates, per-buyer scores and what ran."""
+    frame = orders.select(["order_id", "buyer_id", "seller_id", "created_at", "item_id"]).to_pandas()
+    candidates: list[Candidate] = []
+    scores: dict[str, pd.Series] = {}
+    info: dict[str, dict[str, Any]] = {}
+    for method in wanted:
+        if method == "identity" and identifiers.num_rows == 0:
+            info[method] = {"ran": False, "reason": "no identifier columns (device, phone, payment, address, ip) in the input"}
+        else:
+            try:
+                if method == "identity":
+                    cands, sc = _run_identity(identifiers.to_pandas(), seed)
+                elif method == "dense_block":
+                    cands, sc = _run_dense(frame, seed)
+                else:
+                    cands, sc = _run_synchrony(frame, seed)
+            except EmptyGraphError as exc:
+                info[method] = {"ran": False, "reason": str(exc)}
+            else:
+                info[method] = {"ran": True, "candidates": len(cands)}
+                candidates.extend(cands)
+                scores[method] = sc
+        after_each(method)
+    return candidates, scores, info
+
+
+def _find_rings(pop: Population, candidates: list[Candidate], *, seed: int, min_score: float) -> Evidence:
+    """Candidates to scored rings: assemble, screen, merge fragments, calibrate, trim, measure again."""
+    # Candidates no denser or more linked than chance (strength 0) propose nothing.
+    rings = assemble(candidates, min_strength=MIN_CANDIDATE_STRENGTH)
+    n_proposed = len(rings)
+    # Null groups are drawn from buyers no detector proposed.
+    exclude = pop.buyer_mask(b for c in candidates for b in c.buyers)
+
+    def measure(group: list[Ring]) -> Evidence:
+        return evaluate(pop, group, exclude=exclude, min_score=min_score, seed=seed, n_tested=n_proposed)
+
+    # Fragments of one campaign: rings of one type that each concentrate on, or abuse,
+    # the same shops in overlapping periods.
+    screened = screen(pop, rings)
+    rings = merge_shared_targets(
+        screened.rings,
+        screened.targets,
+        screened.concentrated | screened.behaving,
+        kinds=screened.types,
+        periods=screened.periods,
+    )
+    ev = measure(rings)
+    # Flagged rings of one type working on the same shops are one case.
+    merged = merge_shared_targets(ev.rings, ev.targets, ev.scores >= FLAG_SCORE, kinds=ev.types)
+    if len(merged) < len(ev.rings):
+        ev = measure(merged)
+    # Members whose own orders show none of their ring's abuse took no part in it.
+    trimmed = trim_to_evidence(pop, ev)
+    if [r.buyers for r in trimmed] != [r.buyers for r in ev.rings]:
+        ev = measure(trimmed)
+    return ev
 
 
 # ---------------------------------------------------------------------------
@@ -226,63 +279,19 @@ def run_detection(
     lap("prepare")
     report(on_progress, "detect", 1, steps)
 
-    frame = orders.select(["order_id", "buyer_id", "seller_id", "created_at", "item_id"]).to_pandas()
-    candidates: list[Candidate] = []
-    detector_scores: dict[str, pd.Series] = {}
-    method_info: dict[str, dict[str, Any]] = {}
-    for k, method in enumerate(wanted, start=2):
-        info: dict[str, Any] = {"ran": False}
-        if not _detector_available(method):
-            info["reason"] = "detector not installed"
-        elif method == "identity" and identifiers.num_rows == 0:
-            info["reason"] = "no identifier columns (device, phone, payment, address, ip) in the input"
-        else:
-            try:
-                if method == "identity":
-                    cands, scores = _run_identity(identifiers.to_pandas(), seed)
-                elif method == "dense_block":
-                    cands, scores = _run_dense(frame, seed)
-                else:
-                    cands, scores = _run_synchrony(frame, seed)
-            except EmptyGraphError as exc:
-                info["reason"] = str(exc)
-            else:
-                info = {"ran": True, "candidates": len(cands)}
-                candidates.extend(cands)
-                detector_scores[method] = scores
-        method_info[method] = info
+    def detected(method: str) -> None:
         lap(f"detect_{method}")
-        report(on_progress, "detect", k, steps)
+        report(on_progress, "detect", 2 + wanted.index(method), steps)
 
-    # Candidates no denser or more linked than chance (strength 0) propose nothing.
-    rings = assemble(candidates, min_strength=MIN_CANDIDATE_STRENGTH)
-    lap("assemble")
-    # Null groups are drawn from buyers no detector proposed.
-    exclude = pop.buyer_mask(b for c in candidates for b in c.buyers)
-    # Fragments of one campaign: merge rings of one type that each concentrate on, or
-    # abuse, the same shops in overlapping periods; then flagged rings of one type
-    # working on the same shops; measure the merged rings again.
-    n_proposed = len(rings)
-    screened = screen(pop, rings)
-    rings = merge_shared_targets(
-        screened.rings,
-        screened.targets,
-        screened.concentrated | screened.behaving,
-        kinds=screened.types,
-        periods=screened.periods,
-    )
-    ev = evaluate(pop, rings, exclude=exclude, min_score=min_score, seed=seed, n_tested=n_proposed)
-    flagged = ev.scores >= FLAG_SCORE
-    merged = merge_shared_targets(ev.rings, ev.targets, flagged, kinds=ev.types)
-    if len(merged) < len(ev.rings):
-        ev = evaluate(pop, merged, exclude=exclude, min_score=min_score, seed=seed, n_tested=n_proposed)
-    lap("evidence")
+    candidates, detector_scores, method_info = _run_detectors(wanted, orders, identifiers, seed, detected)
+    ev = _find_rings(pop, candidates, seed=seed, min_score=min_score)
+    lap("rings")
     report(on_progress, "detect", len(wanted) + 2, steps)
 
     run_id = run_id or started.strftime("run-%Y%m%dT%H%M%S%fZ")
     previous_run = next((r["run_id"] for r in store.runs() if r["run_id"] != run_id), None)
     previous = _previous_rings(store, previous_run) if previous_run else {}
-    tables = _tables(pop, rings, ev, previous, detector_scores, buyers)
+    tables = _tables(pop, ev, previous, detector_scores, buyers)
     n_published = tables["rings"].num_rows
     lap("assign_ids")
 
@@ -300,7 +309,7 @@ def run_detection(
         "n_sellers": len(pop.seller_ids),
         "n_candidates": len(candidates),
         "n_rings": n_published,
-        "n_flagged": int(pc_count_at_least(tables["rings"], FLAG_SCORE)),
+        "n_flagged": int((tables["rings"]["score"].to_numpy() >= FLAG_SCORE).sum()),
         "methods": method_info,
         "signals_available": list(pop.available),
     }
@@ -310,11 +319,6 @@ def run_detection(
     report(on_progress, "detect", steps, steps)
     run["timings"] = timings
     return DetectionResult(run=run, timings=timings, **tables)
-
-
-def pc_count_at_least(rings: pa.Table, threshold: float) -> int:
-    scores = rings["score"].to_numpy(zero_copy_only=False)
-    return int((scores >= threshold).sum())
 
 
 def _versions() -> dict[str, str]:
@@ -335,7 +339,6 @@ def _previous_rings(store: GraphStore, run_id: str) -> dict[str, list[str]]:
 
 def _tables(
     pop: Population,
-    rings: list[Ring],
     ev: Evidence,
     previous: dict[str, list[str]],
     detector_scores: dict[str, pd.Series],
@@ -454,7 +457,7 @@ def _to_table(frame: pd.DataFrame, name: str) -> pa.Table:
         if f.type == TS:
             arrays.append(pa.array(col, type=TS))
         elif pa.types.is_string(f.type):
-            arrays.append(pa.array([None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in col], type=pa.string()))
+            arrays.append(pa.array(col.to_numpy(dtype=object), type=pa.string(), from_pandas=True))
         else:
             arrays.append(pa.array(col.to_numpy(), type=f.type))
     return pa.Table.from_arrays(arrays, schema=schema)

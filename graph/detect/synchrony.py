@@ -21,15 +21,16 @@ group must have) partitions the graph of repeated pairs.
 
 **Repeat bursts per (buyer, seller)**: one account ordering again and again
 from one shop in a short time. Each repeat pair (two or more orders) is
-measured by its number of orders, orders per active day, the share of the
-shop's orders it makes and, when items are known, repeats of one item; each
-measure is ranked against all repeat pairs of the data set and the ranks
-are combined and ranked again.
+measured by its busiest 24 hours, the median gap between its orders, the share
+of the shop's orders it makes and, when items are known, its busiest 24
+hours for one item; each measure is ranked against all repeat pairs of the
+data set and the ranks are averaged and ranked again. Plain counts are not
+ranked: loyal customers order often, even the same item, but spread out.
 
 A buyer's score is the larger of its lockstep score (the mid-rank of its
 lockstep evidence among all buyers who met anyone in an event; 0 outside a
-group) and its strongest repeat pair's score (a mid-rank among repeat
-pairs).
+group) and how far its strongest repeat pair lies in the upper half of
+all repeat pairs (``2 q - 1`` for a mid-rank ``q``, floored at 0).
 """
 
 from __future__ import annotations
@@ -47,17 +48,20 @@ from graph.detect.identity import (
     _frame,
     _index,
     canonical_membership,
+    distinct,
     factorize_sorted,
     leiden,
     midrank,
     pairs_within_groups,
 )
+from graph.errors import ConfigError
 from graph.progress import ProgressFn, report
 
 __all__ = ["SynchronyDetector"]
 
 _REQUIRED = ("buyer_id", "seller_id", "created_at")
 _MAX_LISTED = 5  # example windows per candidate
+_DAY = 86_400
 
 
 class SynchronyDetector:
@@ -66,7 +70,8 @@ class SynchronyDetector:
     Higher scores mean more suspicious. Every buyer of the orders gets a
     score in 0..1: the larger of its lockstep score (mid-rank of its
     evidence among all buyers who met anyone in an event) and its strongest
-    repeat pair's score; 0 for buyers who show neither.
+    repeat pair's standing in the upper half of repeat pairs; 0 for buyers
+    who show neither.
 
     Parameters
     ----------
@@ -82,11 +87,12 @@ class SynchronyDetector:
         Memory guard: when events up to ``max_bucket`` would yield more pairs
         than this at one scale, the largest events are left out until they fit.
     max_chance : float
-        A pair counts only when co-occurring that often by chance is at most
-        this likely, Bonferroni-corrected for the number of partners each of
-        the two ever met in an event (Poisson, the expected count from how
-        often each orders from the shops they share; a Chernoff bound, so
-        conservative).
+        A pair counts when co-occurring that often by chance is at most this
+        likely (Poisson, the expected count from how often each of the two
+        orders from the shops they share; a Chernoff bound, so conservative),
+        Bonferroni-corrected for the number of partners either buyer ever met
+        in an event, or, without that correction, when a third buyer
+        corroborates it (the pair closes a triangle of such pairs).
     resolution : float
         CPM resolution: the least average pair similarity (0..1) that holds a group together.
     min_size : int
@@ -114,11 +120,16 @@ class SynchronyDetector:
         Jaccard of their events, 0..1) and ``window`` (the scale where they are most similar).
     pair_scores_ : pd.DataFrame
         Repeat (buyer, seller) pairs: ``buyer_id, seller_id, n_orders,
-        n_active_days, burstiness`` (orders per active day), ``seller_share``,
-        ``n_same_item`` (NA without items) and ``score``. Pairs absent here
-        (one order) score 0.
+        n_active_days, span_days`` (first to last order), ``burstiness`` (most
+        orders within any 24 hours), ``median_gap_hours`` (between consecutive
+        orders), ``seller_share`` (of the shop's orders), ``n_same_item``
+        (most orders of one item), ``item_burstiness`` (most orders of one item
+        within 24 hours; both NA without items) and ``score``. Pairs absent
+        here (one order) score 0.
     signals_ : pd.DataFrame
-        Per ``buyer_id``: ``lockstep`` and ``repeat`` scores; ``scores_`` is their maximum.
+        Per ``buyer_id``: ``lockstep`` and ``repeat`` scores; ``scores_`` is their
+        maximum. ``repeat`` is ``2 q - 1`` (floored at 0) for the buyer's best
+        pair score ``q``: below-median repeat behaviour is not suspicious.
     graph_ : igraph.Graph
         The pair graph (edge attribute ``weight`` = similarity); vertices are ``graph_buyers_``.
     graph_buyers_ : pd.Index
@@ -172,7 +183,9 @@ class SynchronyDetector:
         self.n_iterations = n_iterations
         self.seed = seed
 
-    def fit(self, orders: pd.DataFrame | pa.Table | None, *, on_progress: ProgressFn | None = None) -> SynchronyDetector:
+    def fit(
+        self, orders: pd.DataFrame | pa.Table | None, *, on_progress: ProgressFn | None = None
+    ) -> SynchronyDetector:
         """Find lockstep groups and repeat bursts in the orders.
 
         Parameters
@@ -213,10 +226,14 @@ class SynchronyDetector:
             events.append(ev)
             found.append(pairs.assign(scale=i))
         pairs = _most_similar(pd.concat(found, ignore_index=True))
+        # A pair that beats chance only before correcting for how many partners its
+        # buyers met counts when a third buyer corroborates it (a triangle).
+        pairs = pairs.loc[pairs["alone"].to_numpy() | _on_triangle(pairs["u"].to_numpy(), pairs["v"].to_numpy())]
+        pairs = pairs.reset_index(drop=True)
         report(on_progress, "synchrony: groups", len(scales) + 1, total)
 
         u, v = pairs["u"].to_numpy(), pairs["v"].to_numpy()
-        vertices = np.unique(np.concatenate([u, v]))
+        vertices = distinct(np.concatenate([u, v]))
         self.graph_buyers_ = _index(buyer_ids[vertices])
         self.graph_, self.clustering_ = leiden(
             len(vertices),
@@ -257,6 +274,8 @@ class SynchronyDetector:
         report(on_progress, "synchrony: repeats", len(scales) + 2, total)
         self.pair_scores_, repeat = _repeat_pairs(buyer, seller, seconds, item, buyer_ids, seller_ids)
         candidates += self._repeat_candidates()
+        # Only the upper half of repeat behaviour is suspicious: the median repeat pair maps to 0.
+        repeat = np.clip(2 * repeat - 1, 0, 1)
         self.signals_ = pd.DataFrame({"lockstep": lockstep, "repeat": repeat}, index=_index(buyer_ids))
         self.scores_ = pd.Series(np.maximum(lockstep, repeat), index=_index(buyer_ids), name="synchrony")
         candidates.sort(key=lambda c: (-c.strength, -len(c.buyers), c.buyers, c.sellers))
@@ -266,19 +285,21 @@ class SynchronyDetector:
 
     def _scales(self) -> list[tuple[str, int]]:
         if self.min_events < 2:
-            raise ValueError(f"min_events must be >= 2 (acting together once is what crowds do), got {self.min_events!r}")
+            raise ConfigError(
+                f"min_events must be >= 2 (acting together once is what crowds do), got {self.min_events!r}"
+            )
         if self.max_bucket < 2:
-            raise ValueError(f"max_bucket must be >= 2, got {self.max_bucket!r}")
+            raise ConfigError(f"max_bucket must be >= 2, got {self.max_bucket!r}")
         if self.min_size < 2:
-            raise ValueError(f"min_size must be >= 2, got {self.min_size!r}")
+            raise ConfigError(f"min_size must be >= 2, got {self.min_size!r}")
         scales = []
         for w in self.windows:
             width = int(pd.Timedelta(w).total_seconds())
             if width < 1:
-                raise ValueError(f"window {w!r} must be at least one second")
+                raise ConfigError(f"window {w!r} must be at least one second")
             scales.append((str(w), width))
         if not scales:
-            raise ValueError("give at least one window, e.g. windows=('1h', '1D')")
+            raise ConfigError("give at least one window, e.g. windows=('1h', '1D')")
         return scales
 
     def _pairs_at_scale(
@@ -290,7 +311,7 @@ class SynchronyDetector:
         n_windows = int(window.max() - offset + 1) if len(window) else 1
         bucket_keys, bucket = np.unique(seller * n_windows + (window - offset), return_inverse=True)
         bucket_seller = bucket_keys // n_windows
-        event = np.unique(bucket * nb + buyer)
+        event = distinct(bucket * nb + buyer)
         ev_bucket, ev_buyer = event // nb, event % nb
         size = np.bincount(ev_bucket, minlength=len(bucket_keys))
         weight = 1.0 / np.log2(1.0 + size)
@@ -307,7 +328,7 @@ class SynchronyDetector:
         # hold v with probability (v's windows at s) / (windows in the data).
         repeated = n_events >= self.min_events
         rows = repeated[inv]
-        pair_seller = np.unique(inv[rows] * max(n_sellers, 1) + bucket_seller[grp[rows]])
+        pair_seller = distinct(inv[rows] * max(n_sellers, 1) + bucket_seller[grp[rows]])
         p_idx, p_seller = pair_seller // max(n_sellers, 1), pair_seller % max(n_sellers, 1)
         active_keys, active = np.unique(ev_buyer * max(n_sellers, 1) + bucket_seller[ev_bucket], return_counts=True)
         a_u = active[np.searchsorted(active_keys, (keys[p_idx] // nb) * max(n_sellers, 1) + p_seller)]
@@ -319,17 +340,19 @@ class SynchronyDetector:
         # so busy buyers at busy shops need more than a coincidence or two.
         partners = np.bincount(keys // nb, minlength=n_buyers) + np.bincount(keys % nb, minlength=n_buyers)
         tests = np.maximum(partners[keys // nb], partners[keys % nb])
-        strong = repeated & (surprise >= np.log(tests / self.max_chance))
+        alone = surprise >= np.log(tests / self.max_chance)
+        beyond_chance = repeated & (surprise >= -np.log(self.max_chance))
 
-        keys, shared, n_events = keys[strong], shared[strong], n_events[strong]
+        keys, shared, n_events = keys[beyond_chance], shared[beyond_chance], n_events[beyond_chance]
         u, v = keys // nb, keys % nb
         pairs = pd.DataFrame(
             {
                 "u": u,
                 "v": v,
                 "n_events": n_events,
-                "expected": expected[strong],
+                "expected": expected[beyond_chance],
                 "similarity": shared / (total[u] + total[v] - shared),
+                "alone": alone[beyond_chance],
             }
         )
         events = {
@@ -406,7 +429,8 @@ class SynchronyDetector:
                         "signal": "repeat",
                         "n_orders": int(rows["n_orders"].sum()),
                         "n_active_days": int(rows["n_active_days"].max()),
-                        "burstiness": round(float(rows["burstiness"].max()), 6),
+                        "burstiness": int(rows["burstiness"].max()),
+                        "median_gap_hours": round(float(rows["median_gap_hours"].min()), 6),
                         "seller_share": round(float(rows["seller_share"].sum()), 6),
                     },
                 )
@@ -437,33 +461,75 @@ def _bucket_cap(size: np.ndarray, max_bucket: int, max_pairs: int) -> int:
 
 
 def _most_similar(pairs: pd.DataFrame) -> pd.DataFrame:
-    """One row per buyer pair: the scale where it is most similar (ties: the finer scale)."""
+    """One row per buyer pair: the scale where it is most similar (ties: the finer scale).
+
+    ``alone`` is true when the pair stood out on its own at any scale.
+    """
     if pairs.empty:
         return pairs.reset_index(drop=True)
+    alone = pairs.groupby(["u", "v"], sort=False)["alone"].transform("any")
+    pairs = pairs.assign(alone=alone)
     pairs = pairs.sort_values(["u", "v", "similarity", "scale"], ascending=[True, True, False, True])
     return pairs.drop_duplicates(["u", "v"], keep="first").reset_index(drop=True)
 
 
+def _on_triangle(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Which edges ``(u, v)`` (``u < v``, distinct) close at least one triangle."""
+    if len(u) < 3:
+        return np.zeros(len(u), dtype=bool)
+    vertices, idx = np.unique(np.concatenate([u, v]), return_inverse=True)
+    graph = igraph.Graph(n=len(vertices), edges=idx.reshape(2, -1).T.tolist())
+    triangles = np.asarray(graph.list_triangles(), dtype=np.int64).reshape(-1, 3)
+    if len(triangles) == 0:
+        return np.zeros(len(u), dtype=bool)
+    n = len(vertices)
+    a, b = idx[: len(u)], idx[len(u) :]
+    edge_keys = np.minimum(a, b) * n + np.maximum(a, b)
+    sides = np.concatenate([triangles[:, [0, 1]], triangles[:, [0, 2]], triangles[:, [1, 2]]])
+    return np.isin(edge_keys, np.sort(sides, axis=1) @ np.array([n, 1]))
+
+
 def _repeat_pairs(buyer, seller, seconds, item, buyer_ids, seller_ids) -> tuple[pd.DataFrame, np.ndarray]:
-    """Per (buyer, seller) repeat measures and scores; and each buyer's best score."""
+    """Per (buyer, seller) repeat measures and scores; and each buyer's best score.
+
+    Loyal customers order again and again too, even the same item, but spread
+    out: counts are not ranked, only how tightly orders come (busiest 24 h,
+    median gap between orders, busiest 24 h of one item) and how much of the
+    shop they make.
+    """
     n_sellers = max(len(seller_ids), 1)
     keys, pair, n_orders = np.unique(buyer * n_sellers + seller, return_inverse=True, return_counts=True)
-    n_days = _distinct_per_group(pair, seconds // 86_400, len(keys))
+    n_days = _distinct_per_group(pair, seconds // _DAY, len(keys))
+    first = np.full(len(keys), np.iinfo(np.int64).max)
+    last = np.full(len(keys), np.iinfo(np.int64).min)
+    np.minimum.at(first, pair, seconds)
+    np.maximum.at(last, pair, seconds)
     seller_orders = np.bincount(seller, minlength=n_sellers)
     repeat = np.flatnonzero(n_orders >= 2)
     pair_buyer, pair_seller = keys[repeat] // n_sellers, keys[repeat] % n_sellers
+    span_days = (last[repeat] - first[repeat]) / _DAY
     measures = {
         "n_orders": n_orders[repeat].astype(np.int64),
         "n_active_days": n_days[repeat],
-        "burstiness": n_orders[repeat] / n_days[repeat],
+        "span_days": np.round(span_days, 6),
+        "burstiness": _peak_per_group(pair, seconds, _DAY, len(keys))[repeat],
+        "median_gap_hours": _median_gap(pair, seconds, len(keys))[repeat] / 3600,
         "seller_share": n_orders[repeat] / seller_orders[pair_seller],
         "n_same_item": pd.array([pd.NA] * len(repeat), dtype="Int64"),
     }
-    ranked = [measures["n_orders"], measures["burstiness"], measures["seller_share"]]
+    ranked = [measures["burstiness"], -measures["median_gap_hours"], measures["seller_share"]]
     if item is not None:
-        same_item = _most_repeated_per_group(pair, item, len(keys))[repeat]
-        measures["n_same_item"] = pd.array(same_item, dtype="Int64")
-        ranked.append(same_item)
+        measures["n_same_item"] = pd.array(_most_repeated_per_group(pair, item, len(keys))[repeat], dtype="Int64")
+        # The same item again within a day, not over months (that is a loyal customer).
+        item = item - item.min()
+        pair_item, which = np.unique(pair * (int(item.max()) + 1) + item, return_inverse=True)
+        item_peak = _peak_per_group(which, seconds, _DAY, len(pair_item))
+        peak = np.zeros(len(keys), dtype=np.int64)
+        np.maximum.at(peak, pair_item // (int(item.max()) + 1), item_peak)
+        measures["item_burstiness"] = pd.array(peak[repeat], dtype="Int64")
+        ranked.append(peak[repeat])
+    else:
+        measures["item_burstiness"] = pd.array([pd.NA] * len(repeat), dtype="Int64")
     score = midrank(np.mean([midrank(m) for m in ranked], axis=0)) if len(repeat) else np.zeros(0)
     table = pd.DataFrame(
         {"buyer_id": buyer_ids[pair_buyer], "seller_id": seller_ids[pair_seller], **measures, "score": score}
@@ -474,13 +540,43 @@ def _repeat_pairs(buyer, seller, seconds, item, buyer_ids, seller_ids) -> tuple[
     return table, best
 
 
+def _median_gap(group: np.ndarray, seconds: np.ndarray, n_groups: int) -> np.ndarray:
+    """Median time between consecutive events of each group (seconds; 0 for fewer than two)."""
+    order = np.lexsort((seconds, group))
+    g, t = group[order], seconds[order]
+    same = g[1:] == g[:-1]
+    gap_group, gap = g[1:][same], np.diff(t)[same].astype(float)
+    order = np.lexsort((gap, gap_group))
+    gap_group, gap = gap_group[order], gap[order]
+    count = np.bincount(gap_group, minlength=n_groups)
+    start = np.cumsum(count) - count
+    median = np.zeros(n_groups)
+    has = count > 0
+    lo, hi = start[has] + (count[has] - 1) // 2, start[has] + count[has] // 2
+    median[has] = (gap[lo] + gap[hi]) / 2
+    return median
+
+
+def _peak_per_group(group: np.ndarray, seconds: np.ndarray, width: int, n_groups: int) -> np.ndarray:
+    """Most events of one group within any ``width`` seconds (a sliding window)."""
+    if len(seconds) == 0:
+        return np.zeros(n_groups, dtype=np.int64)
+    t = seconds - seconds.min()
+    stride = int(t.max()) + width + 1
+    key = np.sort(group * stride + t)
+    within = np.searchsorted(key, key + width, side="left") - np.arange(len(key))
+    peak = np.zeros(n_groups, dtype=np.int64)
+    np.maximum.at(peak, key // stride, within)
+    return peak
+
+
 def _distinct_per_group(group: np.ndarray, value: np.ndarray, n_groups: int) -> np.ndarray:
     """Number of distinct ``value`` per group ``0..n_groups-1``."""
     if len(value) == 0:
         return np.zeros(n_groups, dtype=np.int64)
     value = value - value.min()
     span = int(value.max()) + 1
-    return np.bincount(np.unique(group * span + value) // span, minlength=n_groups)
+    return np.bincount(distinct(group * span + value) // span, minlength=n_groups)
 
 
 def _most_repeated_per_group(group: np.ndarray, value: np.ndarray, n_groups: int) -> np.ndarray:

@@ -76,7 +76,7 @@ with left:
     expanded = st.session_state.setdefault("expanded", {}).get(ring_id, [])
     graph = data.ring_graph(uri, run_id, ring_id, page, tuple(expanded))
     event = st.echarts_chart(
-        graph_view.echarts_spec(graph),
+        data.ring_graph_spec(uri, run_id, ring_id, page, tuple(expanded)),
         key=f"graph_{ring_id}_{page}",
         on_select="rerun",
         height=560,
