@@ -41,6 +41,6 @@ def command(
                   highlight=False, markup=False)
     out.print(f"Exports in {export}/ (reports/index.html); store {uri}", highlight=False)
     if app and result.ok:
-        from app.cli.cmd_app import command as app_command
+        from app.cli.cmd_app import launch
 
-        app_command(store=uri, port=port)
+        launch(uri, port=port)

@@ -121,6 +121,8 @@ class DuckDBStore:
             try:
                 con = duckdb.connect(str(self.path))
                 con.execute("SET TimeZone = 'UTC'")  # timestamps leave the store as UTC on any machine
+                con.execute("SET enable_progress_bar = false")  # progress is ours to report, not DuckDB's
+                con.execute("SET memory_limit = '3GB'")  # big ingests spill to disk instead of growing
                 return con
             except duckdb.IOException as exc:
                 # Another process (a running batch) holds the file; wait for it a little.
