@@ -125,6 +125,10 @@ def test_orders_of_buyers_newest_first(store):
     got = store.orders_of(["b1"])
     assert got.column("order_id").to_pylist() == ["o4", "o1"]
     assert store.orders_of(["b1"], limit=1).num_rows == 1
+    narrow = store.orders_of(["b1"], columns=["order_id", "amount"])
+    assert narrow.column_names == ["order_id", "amount"] and narrow.column("order_id").to_pylist() == ["o4", "o1"]
+    with pytest.raises(ValueError, match="no column"):
+        store.orders_of(["b1"], columns=["secret"])
 
 
 def _results(ring_id: str, score: float) -> dict[str, pa.Table]:

@@ -301,11 +301,19 @@ def _seller_ids(ring: pd.Series, members: pd.DataFrame) -> list[str]:
     return sorted(set(sellers) | set(targets))
 
 
+# The order columns the case file shows; reading only these keeps wide text columns off the page's path.
+ORDER_COLUMNS = [
+    "order_id", "buyer_id", "seller_id", "item_id", "created_at", "amount", "quantity", "item_price", "ip",
+    "tracking_no", "carrier", "parcel_weight_g", "shipped_at", "delivered_at", "confirmed_at", "status",
+    "refund_reason", "rating", "review_text", "chat_messages", "waybill_key",
+]
+
+
 @st.cache_data(max_entries=64, show_spinner=False)
 def ring_orders(uri: str, run_id: str, ring_id: str, *, only_ring_sellers: bool = True) -> pd.DataFrame:
     """The ring buyers' orders (with the ring's sellers only, by default), newest first."""
     members = ring_members(uri, run_id, ring_id)
-    table = get_store(uri).orders_of(_buyer_ids(members), limit=ORDER_LIMIT)
+    table = get_store(uri).orders_of(_buyer_ids(members), columns=ORDER_COLUMNS, limit=ORDER_LIMIT)
     orders = _frame(table)
     if only_ring_sellers:
         ring = rings(uri, run_id).set_index("ring_id").loc[ring_id]

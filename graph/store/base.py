@@ -101,8 +101,8 @@ class GraphStore(Protocol):
         """Entities one hop from the given ones in the buyer-seller-identifier graph (orders collapsed)."""
         ...
 
-    def orders_of(self, buyer_ids: list[str], *, limit: int | None = None) -> pa.Table:
-        """Orders placed by these buyers, newest first (schema ORDER_SCHEMA)."""
+    def orders_of(self, buyer_ids: list[str], *, columns: list[str] | None = None, limit: int | None = None) -> pa.Table:
+        """Orders placed by these buyers, newest first (ORDER_SCHEMA, or only ``columns`` of it)."""
         ...
 
     # -- detection runs -------------------------------------------------------

@@ -268,8 +268,13 @@ class DuckDBStore:
             cols = ", ".join(f'"{c}"' for c in wanted)
             return con.sql(f"SELECT {cols} FROM {name} ORDER BY {order_by}").to_arrow_table()
 
-    def orders_of(self, buyer_ids: list[str], *, limit: int | None = None) -> pa.Table:
-        sql = "SELECT * FROM orders WHERE list_contains(?, buyer_id) ORDER BY created_at DESC, order_id"
+    def orders_of(self, buyer_ids: list[str], *, columns: list[str] | None = None, limit: int | None = None) -> pa.Table:
+        wanted = columns or ORDER_SCHEMA.names
+        unknown = sorted(set(wanted) - set(ORDER_SCHEMA.names))
+        if unknown:
+            raise ValueError(f"orders have no column(s) {unknown}")
+        cols = ", ".join(f'"{c}"' for c in wanted)
+        sql = f"SELECT {cols} FROM orders WHERE list_contains(?, buyer_id) ORDER BY created_at DESC, order_id"
         params: list[Any] = [list(buyer_ids)]
         if limit is not None:
             sql += " LIMIT ?"

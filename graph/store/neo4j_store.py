@@ -457,14 +457,21 @@ class Neo4jStore:
         table = self._read(f"reading {name}", _collect, schema, queries)
         return table.sort_by([(k, "ascending") for k in order]).select(wanted)
 
-    def orders_of(self, buyer_ids: list[str], *, limit: int | None = None) -> pa.Table:
+    def orders_of(self, buyer_ids: list[str], *, columns: list[str] | None = None, limit: int | None = None) -> pa.Table:
+        wanted = columns or ORDER_SCHEMA.names
+        unknown = sorted(set(wanted) - set(ORDER_SCHEMA.names))
+        if unknown:
+            raise ValueError(f"orders have no column(s) {unknown}")
+        # Sort keys are read too, then dropped, so the order matches DuckDB's.
+        read = list(dict.fromkeys([*wanted, "created_at", "order_id"]))
+        schema = pa.schema([ORDER_SCHEMA.field(c) for c in read])
         params = {
             "buyer_ids": list(dict.fromkeys(buyer_ids)),
-            "columns": ORDER_SCHEMA.names,
-            "time_columns": _time_columns(ORDER_SCHEMA),
+            "columns": read,
+            "time_columns": _time_columns(schema),
         }
-        table = self._read("reading orders", _collect, ORDER_SCHEMA, [(C.ORDERS_OF, params)])
-        table = table.sort_by([("created_at", "descending"), ("order_id", "ascending")])
+        table = self._read("reading orders", _collect, schema, [(C.ORDERS_OF, params)])
+        table = table.sort_by([("created_at", "descending"), ("order_id", "ascending")]).select(wanted)
         return table if limit is None else table.slice(0, int(limit))
 
     def neighbourhood(self, entity: str, ids: list[str], *, limit: int = 500) -> Subgraph:
