@@ -38,17 +38,19 @@ __all__ = ["DuckDBStore", "SCHEMA_VERSION"]
 ENTITY_TABLES = {"buyer": ("buyers", "buyer_id"), "seller": ("sellers", "seller_id"), "item": ("items", "item_id")}
 LOCK_WAIT_SECONDS = 30.0
 
-# Buyer -> identifier (USED) edges, aggregated from the orders' key columns.
-_USED_SQL = " UNION ALL ".join(
-    f"SELECT buyer_id, '{kind}' AS kind, {col} AS key, created_at FROM orders WHERE {col} IS NOT NULL"
-    for kind, (col, _raw) in IDENTIFIER_COLUMNS.items()
-)
-BUYER_IDENTIFIERS_VIEW = f"""
-CREATE OR REPLACE VIEW buyer_identifiers AS
-SELECT buyer_id, kind, key, count(*)::BIGINT AS n_orders,
+def _used_sql(source: str, kinds: tuple[str, ...] = tuple(IDENTIFIER_COLUMNS)) -> str:
+    """Buyer -> identifier (USED) edges aggregated from the key columns of ``source`` (a table name)."""
+    parts = " UNION ALL ".join(
+        f"SELECT buyer_id, '{kind}' AS kind, {IDENTIFIER_COLUMNS[kind][0]} AS key, created_at "
+        f"FROM {source} WHERE {IDENTIFIER_COLUMNS[kind][0]} IS NOT NULL"
+        for kind in kinds
+    )
+    return f"""SELECT buyer_id, kind, key, count(*)::BIGINT AS n_orders,
        min(created_at) AS first_seen, max(created_at) AS last_seen
-FROM ({_USED_SQL}) GROUP BY buyer_id, kind, key
-"""
+FROM ({parts}) GROUP BY buyer_id, kind, key"""
+
+
+BUYER_IDENTIFIERS_VIEW = f"CREATE OR REPLACE VIEW buyer_identifiers AS {_used_sql('orders')}"
 
 
 def _create_from_schema(con: duckdb.DuckDBPyConnection, name: str, schema: pa.Schema, prefix: str = "") -> None:
@@ -284,30 +286,31 @@ class DuckDBStore:
 
     def neighbourhood(self, entity: str, ids: list[str], *, limit: int = 500) -> Subgraph:
         ids = list(ids)
+        # Filter the orders first, then aggregate: the USED view over all orders costs seconds at 1M.
         if entity == "buyer":
-            edges_sql = """
+            edges_sql = f"""
+                WITH o AS (SELECT * FROM orders WHERE list_contains($ids, buyer_id))
                 SELECT 'buyer:' || buyer_id AS source, kind || ':' || key AS target, 'USED' AS rel,
                        n_orders, first_seen, last_seen
-                FROM buyer_identifiers WHERE list_contains($ids, buyer_id)
+                FROM ({_used_sql('o')})
                 UNION ALL
                 SELECT 'buyer:' || buyer_id, 'seller:' || seller_id, 'BOUGHT_FROM', count(*)::BIGINT,
                        min(created_at), max(created_at)
-                FROM orders WHERE list_contains($ids, buyer_id) GROUP BY buyer_id, seller_id"""
+                FROM o GROUP BY buyer_id, seller_id"""
         elif entity == "seller":
             edges_sql = """
                 SELECT 'buyer:' || buyer_id AS source, 'seller:' || seller_id AS target, 'BOUGHT_FROM' AS rel,
                        count(*)::BIGINT AS n_orders, min(created_at) AS first_seen, max(created_at) AS last_seen
                 FROM orders WHERE list_contains($ids, seller_id) GROUP BY buyer_id, seller_id"""
         elif entity in IDENTIFIER_COLUMNS:
-            edges_sql = """
+            edges_sql = f"""
+                WITH o AS (SELECT * FROM orders WHERE list_contains($ids, {IDENTIFIER_COLUMNS[entity][0]}))
                 SELECT 'buyer:' || buyer_id AS source, kind || ':' || key AS target, 'USED' AS rel,
                        n_orders, first_seen, last_seen
-                FROM buyer_identifiers WHERE kind = $kind AND list_contains($ids, key)"""
+                FROM ({_used_sql('o', (entity,))})"""
         else:
             raise ValueError(f"neighbourhood of {entity!r} is not supported; use buyer, seller or an identifier kind")
         params: dict[str, Any] = {"ids": ids, "limit": limit + 1}
-        if entity in IDENTIFIER_COLUMNS and entity != "buyer":
-            params["kind"] = entity
         with self._connect() as con:
             edges = con.sql(
                 f"SELECT * FROM ({edges_sql}) ORDER BY n_orders DESC, source, target LIMIT $limit", params=params
