@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import socket
 import statistics
 import subprocess
@@ -38,18 +37,12 @@ sys.path.insert(0, str(ROOT))
 
 import pyarrow as pa  # noqa: E402
 
+from graph.report.pdf import QUIET_FLAGS, find_browser  # noqa: E402
 from graph.schema import RESULT_SCHEMAS  # noqa: E402
 from graph.store import open_store  # noqa: E402
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+CHROMIUM = find_browser() or "/usr/bin/chromium"
+CHROMIUM_ARGS = list(QUIET_FLAGS)
 MAX_MEMBERS = 300
 TARGETS = {"rings_table": 1.5, "ring_graph": 2.0}
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -18,19 +17,14 @@ from pathlib import Path
 
 import pytest
 
+from graph.report.pdf import QUIET_FLAGS, find_browser
+
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "test-output" / "web"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+CHROMIUM = find_browser() or "/usr/bin/chromium"
+CHROMIUM_ARGS = list(QUIET_FLAGS)
 START_TIMEOUT = 60  # seconds for the server to listen (a cold import of streamlit on a busy 2-core CI box)
 UI_TIMEOUT = 60_000  # ms for one page to show what we wait for
 

@@ -24,17 +24,22 @@ from pathlib import Path
 from graph.errors import RingWatchError
 from graph.progress import ProgressFn, report
 
-__all__ = ["BROWSERS", "PdfError", "find_browser", "html_to_pdf"]
+__all__ = ["BROWSERS", "QUIET_FLAGS", "PdfError", "find_browser", "html_to_pdf"]
 
 BROWSERS: tuple[str, ...] = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
-_FLAGS: tuple[str, ...] = (
-    "--headless",
-    "--no-sandbox",  # containers and root, where the sandbox cannot start; the page runs no script
+# How RingWatch starts Chromium anywhere (reports, browser tests, benchmarks): no sandbox
+# (containers and root cannot start it; our pages run no untrusted script) and no calls home.
+QUIET_FLAGS: tuple[str, ...] = (
+    "--no-sandbox",
     "--disable-gpu",
     "--no-first-run",
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+)
+_FLAGS: tuple[str, ...] = (
+    "--headless",
+    *QUIET_FLAGS,
     "--disable-extensions",
     "--disable-dev-shm-usage",  # small /dev/shm in containers crashes the renderer
     "--host-resolver-rules=MAP * ~NOTFOUND",  # nothing to fetch, ever
