@@ -41,6 +41,7 @@ import pyarrow.ipc as ipc
 
 from graph.errors import ConfigError, InputFileError
 from graph.progress import ProgressFn, report
+from graph.report.csvsafe import neutralise
 from graph.store.base import GraphStore
 from ingest.checks import Parsed, RowError, RowErrors, ValidationReport, parse_chunk, validate
 from ingest.normalise import identifier_keys
@@ -51,7 +52,6 @@ __all__ = ["ingest_paths", "IngestResult", "FileCounts", "REJECT_COLUMNS"]
 
 REJECT_COLUMNS = ("source_file", "row", "field", "code", "reason", "raw")
 _RAW_VALUE_CHARS = 1000  # longer raw values are cut in the rejects file (the row stays identifiable)
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 # -- results --------------------------------------------------------------------------
@@ -156,10 +156,8 @@ class IngestResult:
 
 
 def _cell(value: object) -> object:
-    """A CSV cell that a spreadsheet will not run as a formula."""
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
-        return "'" + value
-    return value
+    """A CSV cell that a spreadsheet will not run as a formula (the rule every RingWatch CSV follows)."""
+    return neutralise(value) if isinstance(value, str) else value
 
 
 def _raw_json(record: dict[str, Any]) -> str:
