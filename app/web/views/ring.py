@@ -163,6 +163,7 @@ for col, fmt in zip(cols, reports, strict=False):
         mime="text/html" if fmt == "html" else "application/pdf",
         icon=":material/description:",
         type="primary" if fmt == "html" else "secondary",
+        on_click="ignore",  # a download changes nothing on the page; a rerun would only re-render it
     )
 for col, (name, payload) in zip(cols[len(reports) :], files.items(), strict=True):
     col.download_button(
@@ -171,6 +172,7 @@ for col, (name, payload) in zip(cols[len(reports) :], files.items(), strict=True
         file_name=f"{ring_id}_{name}",
         mime="application/json" if name.endswith(".json") else "text/csv",
         icon=":material/download:",
+        on_click="ignore",
     )
 if reports:
     st.caption("Reports mask personal data (names, phones, addresses) as the export does.")
