@@ -1,0 +1,85 @@
+"""End to end: ``ringwatch batch`` (ingest + detect + export) on generated orders, embedded store.
+
+Generates each data set once with ``ringwatch generate`` (cached in
+``--data``, shared with ``ingest_speed.py``), then runs one ``ringwatch batch``
+per size into a fresh store, each in its own process so the peak memory
+printed is the batch's own. Prints the stage timings from ``run.json``
+(scan, ingest, detect, export, finish), the detector stages from the
+detection result, wall and CPU seconds, and peak RSS.
+
+Run::
+
+    .venv/bin/python benchmarks/batch_speed.py --data /tmp/rw-bench                      # 100k and 1M
+    .venv/bin/python benchmarks/batch_speed.py --data /tmp/rw-bench --orders 10000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+RINGWATCH = Path(sys.executable).with_name("ringwatch")
+
+
+def dataset(root: Path, orders: int, seed: int) -> Path:
+    """The generated data set for this size and seed, generated on first use."""
+    folder = root / f"orders-{orders}-seed-{seed}"
+    if not (folder / "truth.json").exists():
+        print(f"generating {orders:,} orders into {folder} (once) ...", flush=True)
+        command = [str(RINGWATCH), "generate", "--out", str(folder), "--orders", str(orders), "--seed", str(seed)]
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    return folder
+
+
+def run_batch(folder: Path, work: Path, formats: str) -> dict:
+    """One ``ringwatch batch`` over ``folder`` into a fresh store under ``work``; its figures."""
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    command = [
+        str(RINGWATCH), "batch", "--input", str(folder), "--out", str(work / "out"),
+        "--store", f"duckdb://{work / 'store.duckdb'}", "--format", formats, "--json",
+    ]  # fmt: skip
+    started = time.monotonic()
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    stdout = proc.stdout.read()  # type: ignore[union-attr]
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    wall = time.monotonic() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"ringwatch batch failed on {folder} (exit {os.waitstatus_to_exitcode(status)})")
+    result = json.loads(stdout)
+    detection = result.get("detection") or {}
+    return {
+        "orders": detection.get("n_orders"),
+        "wall_s": round(wall, 1),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024),
+        "stages_s": result["timings"],
+        "detect_stages_s": detection.get("timings", {}),
+        "rings": detection.get("n_rings"),
+        "flagged": detection.get("n_flagged"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("/tmp/rw-bench"), help="where generated data sets are cached")
+    parser.add_argument("--orders", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--format", default="csv,json,html", help="export formats, as `ringwatch batch --format`")
+    args = parser.parse_args()
+    print(f"machine: {platform.node()} · {os.cpu_count()} cores · load {os.getloadavg()[0]:.1f}", flush=True)
+    for orders in args.orders:
+        folder = dataset(args.data, orders, args.seed)
+        figures = run_batch(folder, args.data / f"batch-{orders}", args.format)
+        print(json.dumps({"size": orders, **figures, "load_after": round(os.getloadavg()[0], 1)}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
