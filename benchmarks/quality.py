@@ -1,5 +1,6 @@
 """Detection quality against ``ringwatch generate``'s ground truth.
 
+A command line over :mod:`graph.evaluate`, where every figure is defined.
 For each seed: generate a data set with planted rings and honest look-alikes,
 ingest it into a fresh embedded store, run detection, and print
 
@@ -40,104 +41,13 @@ import pyarrow.csv as pacsv
 # would shadow the ingest package: the repository root goes first instead.
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from graph.detect.pipeline import FLAG_SCORE, METHODS, DetectionResult, run_detection  # noqa: E402
+from graph.detect.pipeline import METHODS  # noqa: E402
+from graph.evaluate import Truth, ablation, ablation_variants, load_truth  # noqa: E402
 from graph.store import open_store  # noqa: E402
 from ingest.generate import generate  # noqa: E402
 from ingest.pipeline import ingest_paths  # noqa: E402
 
 THIN_COLUMNS = ["order_id", "buyer_id", "seller_id", "created_at"]
-
-
-# ---------------------------------------------------------------------------
-# Metrics (no scikit-learn: the two rank metrics are a few lines each).
-
-
-def roc_auc(y: np.ndarray, s: np.ndarray) -> float:
-    """Area under the ROC curve (Mann-Whitney U with mid-ranks for ties)."""
-    y = np.asarray(y, bool)
-    pos, neg = int(y.sum()), int((~y).sum())
-    if not pos or not neg:
-        return float("nan")
-    order = np.argsort(s, kind="mergesort")
-    ranks = np.empty(len(s))
-    sorted_s = np.asarray(s)[order]
-    start = np.r_[0, np.flatnonzero(np.diff(sorted_s)) + 1]
-    stop = np.r_[start[1:], len(s)]
-    mid = (start + stop + 1) / 2.0  # 1-based mid-rank of each tie run
-    ranks[order] = np.repeat(mid, stop - start)
-    return float((ranks[y].sum() - pos * (pos + 1) / 2) / (pos * neg))
-
-
-def average_precision(y: np.ndarray, s: np.ndarray) -> float:
-    """Average precision as scikit-learn computes it: sum over thresholds of (R_n - R_{n-1}) P_n."""
-    y = np.asarray(y, bool)
-    if not y.any():
-        return float("nan")
-    order = np.argsort(-np.asarray(s), kind="mergesort")
-    ys, ss = y[order], np.asarray(s)[order]
-    last = np.r_[np.flatnonzero(np.diff(ss)), len(ss) - 1]  # last index of each distinct score
-    tps = np.cumsum(ys)[last]
-    precision = tps / (last + 1)
-    recall = tps / tps[-1]
-    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
-
-
-def _jaccard(a: set[str], b: set[str]) -> float:
-    return len(a & b) / len(a | b) if a or b else 0.0
-
-
-def score_run(result: DetectionResult, truth: dict[str, Any]) -> dict[str, Any]:
-    """Every quality figure of one detection run against the generator's truth."""
-    scores = result.buyer_scores.to_pandas()
-    ring_of = {b: r["ring_id"] for r in truth["rings"] for b in r["buyers"]}
-    y = scores["buyer_id"].map(lambda b: b in ring_of).to_numpy(bool)
-    s = scores["score"].to_numpy(np.float64)
-
-    rings = result.rings.to_pandas().set_index("ring_id")
-    members = result.ring_members.to_pandas()
-    members = members[members["entity_type"] == "buyer"]
-    predicted = {rid: set(g["entity_id"]) for rid, g in members.groupby("ring_id")}
-    flagged = {rid: b for rid, b in predicted.items() if rings.loc[rid, "score"] >= FLAG_SCORE}
-
-    found, found_any, typed, per_tactic = 0, 0, 0, Counter()
-    tactics = Counter(r["tactic"] for r in truth["rings"])
-    for true in truth["rings"]:
-        tb = set(true["buyers"])
-        best = max(((_jaccard(tb, pb), rid) for rid, pb in predicted.items()), default=(0.0, None))
-        best_f = max(((_jaccard(tb, pb), rid) for rid, pb in flagged.items()), default=(0.0, None))
-        found_any += best[0] >= 0.5
-        if best_f[0] >= 0.5:
-            found += 1
-            per_tactic[true["tactic"]] += 1
-            typed += rings.loc[best_f[1], "ring_type"] == true["ring_type"]
-    right = sum(
-        sum(b in ring_of for b in pb) * 2 > len(pb) for pb in flagged.values()
-    )
-    look_flagged = Counter()
-    look_total = Counter(g["kind"] for g in truth["lookalikes"])
-    flagged_owner = {b: rid for rid, pb in flagged.items() for b in pb}
-    for group in truth["lookalikes"]:
-        held = Counter(flagged_owner[b] for b in group["buyers"] if b in flagged_owner)
-        if held and held.most_common(1)[0][1] * 2 > len(group["buyers"]):
-            look_flagged[group["kind"]] += 1
-    n_true = len(truth["rings"])
-    return {
-        "buyers": len(scores),
-        "ring_buyers": int(y.sum()),
-        "auc": roc_auc(y, s),
-        "ap": average_precision(y, s),
-        "true_rings": n_true,
-        "published": len(predicted),
-        "flagged": len(flagged),
-        "recall": found / n_true if n_true else float("nan"),
-        "recall_any": found_any / n_true if n_true else float("nan"),
-        "precision": right / len(flagged) if flagged else float("nan"),
-        "type_accuracy": typed / found if found else float("nan"),
-        "per_tactic": {t: (per_tactic[t], n) for t, n in sorted(tactics.items())},
-        "lookalikes_flagged": {k: (look_flagged[k], n) for k, n in sorted(look_total.items())},
-        "n_lookalikes_flagged": sum(look_flagged.values()),
-        "detect_seconds": round(sum(result.timings.values()), 2),
-    }
 
 
 # ---------------------------------------------------------------------------
@@ -153,7 +63,7 @@ def _thin_copy(src: Path, dst: Path) -> None:
         pacsv.write_csv(table, dst / path.name)
 
 
-def dataset(workdir: Path, orders: int, seed: int, *, thin: bool) -> tuple[str, dict[str, Any], dict[str, float]]:
+def dataset(workdir: Path, orders: int, seed: int, *, thin: bool) -> tuple[str, Truth, dict[str, float]]:
     """Generate (once) and ingest (once) a data set; returns its store URI, truth and timings."""
     full = workdir / f"g{orders}_s{seed}"
     timings: dict[str, float] = {}
@@ -175,7 +85,7 @@ def dataset(workdir: Path, orders: int, seed: int, *, thin: bool) -> tuple[str, 
         ingest_paths(inputs, open_store(f"duckdb://{tmp}"), rejects_path=src / "rejects.csv")
         shutil.move(tmp, db)
         timings["ingest"] = time.perf_counter() - t
-    truth = json.loads((full / "truth.json").read_text(encoding="utf-8"))
+    truth = load_truth(full)
     return f"duckdb://{db}", truth, timings
 
 
@@ -236,18 +146,14 @@ def main(argv: list[str] | None = None) -> int:
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     args.workdir.mkdir(parents=True, exist_ok=True)
 
-    variants: list[tuple[str, tuple[str, ...]]] = [("all methods", METHODS)]
-    if args.ablation:
-        variants += [(f"without {m}", tuple(x for x in METHODS if x != m)) for m in METHODS]
-        variants += [(f"only {m}", (m,)) for m in METHODS]
-    results: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in variants}
+    variants = ablation_variants(METHODS) if args.ablation else {"all methods": METHODS}
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
     per_set: list[tuple[str, dict[str, Any]]] = []
     for seed in seeds:
         uri, truth, _ = dataset(args.workdir, args.orders, seed, thin=args.thin)
         store = open_store(uri)
-        for name, methods in variants:
-            result = run_detection(store, seed=0, methods=methods, publish=False)
-            m = score_run(result, truth)
+        for name, (quality, result) in ablation(store, truth, variants=variants, seed=0).items():
+            m = {**quality.to_dict(), "detect_seconds": round(sum(result.timings.values()), 2)}
             results[name].append(m)
             if name == "all methods":
                 per_set.append((f"{args.orders // 1000}k seed {seed}{' thin' if args.thin else ''}", m))
@@ -265,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.ablation:
         print("\nAblation (means over seeds)\n")
         print(f"{'methods':<26}{'AUC':>7}{'AP':>7}{'recall':>8}{'prec.':>7}{'type':>7}{'looks':>7}")
-        for name, _ in variants:
+        for name in variants:
             s = summary(results[name])
             print(f"{name:<26}{_fmt(s['auc']):>7}{_fmt(s['ap']):>7}{_fmt(s['recall']):>8}{_fmt(s['precision']):>7}"
                   f"{_fmt(s['type_accuracy']):>7}{s['n_lookalikes_flagged']:>7}")
