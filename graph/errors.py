@@ -11,6 +11,8 @@ __all__ = [
     "RejectRateExceeded",
     "EmptyGraphError",
     "BatchLocked",
+    "ExportError",
+    "PdfError",
 ]
 
 
@@ -49,3 +51,11 @@ class EmptyGraphError(RingWatchError):
 
 class BatchLocked(RingWatchError):
     """Another batch holds the store's lock."""
+
+
+class ExportError(RingWatchError):
+    """The store holds nothing to export yet, or an asked-for ring is not in the run."""
+
+
+class PdfError(RingWatchError):
+    """A PDF report could not be printed (no browser, or the browser failed)."""

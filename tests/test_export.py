@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from graph.report import ExportError, export_run
+from graph.errors import ExportError
+from graph.report import export_run
 from graph.report.export import BUYER_SCORE_COLUMNS, MEMBER_COLUMNS, RINGS_COLUMNS, report_name
 from graph.schema import RESULT_SCHEMAS
 from graph.store import open_store

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from app.cli.main import cli
 from graph.model import ORDER_STATUSES, RING_TYPES
-from ingest import generate_data as V
+from ingest.generate import vocab as V
 from ingest.generate import FORMATS, generate, plan_rings
 
 ORDER_COLUMNS = [

@@ -6,19 +6,16 @@ are reusable: :func:`write_csv` for any spreadsheet-safe CSV,
 report, :func:`load_rules` / :func:`merge_windows` for penalty rule sets.
 """
 
-from graph.report.context import ExportError
 from graph.report.csvsafe import neutralise, write_csv
 from graph.report.export import ExportResult, export_run, report_name
 from graph.report.html import ring_report_html
 from graph.report.mask import Masker
-from graph.report.pdf import PdfError, html_to_pdf
+from graph.report.pdf import html_to_pdf
 from graph.report.penalty import RuleSet, assess, load_rules, merge_windows
 
 __all__ = [
-    "ExportError",
     "ExportResult",
     "Masker",
-    "PdfError",
     "RuleSet",
     "assess",
     "export_run",

@@ -20,14 +20,14 @@ from typing import Any
 import pyarrow.compute as pc
 
 from graph import __version__
-from graph.errors import RingWatchError
+from graph.errors import ExportError
 from graph.model import IDENTIFIER_KINDS, MEMBER_ENTITY_TYPES
 from graph.report.mask import Masker
 from graph.report.penalty import RuleSet, assess
 from graph.report.svg import graph_picture, timeline_picture
 from graph.store.base import GraphStore
 
-__all__ = ["ExportError", "RunData", "load_run", "ring_context", "signal_label", "RING_TYPE_WORDS"]
+__all__ = ["RunData", "load_run", "ring_context", "signal_label", "RING_TYPE_WORDS"]
 
 # How a report names a ring type: evidence language, never a verdict.
 RING_TYPE_WORDS: dict[str, dict[str, str]] = {
@@ -68,10 +68,6 @@ _SIGNAL_WORDS: dict[str, str] = {
     "synchrony": "Accounts move in lockstep across repeated time windows",
 }
 _LIGHT_PARCEL_G = 50.0  # grams; an empty parcel (空包) weighs about this or less
-
-
-class ExportError(RingWatchError):
-    """The store holds nothing to export yet, or an asked-for ring is not in the run."""
 
 
 def signal_label(signal: str) -> str:
@@ -220,7 +216,7 @@ def load_run(
 
     Raises
     ------
-    ExportError
+    graph.errors.ExportError
         No run is published, ``run_id`` is unknown, or a ring of ``ring_ids`` is not in the run.
     """
     runs = store.runs()

@@ -36,7 +36,7 @@ import pyarrow.compute as pc
 
 from graph.model import MEMBER_ENTITY_TYPES
 from graph.progress import ProgressFn, report
-from graph.report.context import ExportError, RunData, load_run, ring_context
+from graph.report.context import RunData, load_run, ring_context
 from graph.report.csvsafe import format_timestamp, write_csv
 from graph.report.html import index_context, render_index, render_ring
 from graph.report.mask import Masker
@@ -50,7 +50,6 @@ __all__ = [
     "RINGS_COLUMNS",
     "MEMBER_COLUMNS",
     "BUYER_SCORE_COLUMNS",
-    "ExportError",
     "ExportResult",
     "export_run",
     "report_name",
@@ -335,9 +334,9 @@ def export_run(
 
     Raises
     ------
-    ExportError
+    graph.errors.ExportError
         The store holds no run, or a ring of ``ring_ids`` is not in the latest run.
-    graph.report.pdf.PdfError
+    graph.errors.PdfError
         PDF was asked for and Chromium is missing or failed.
     ValueError
         An unknown format.

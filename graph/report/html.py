@@ -135,7 +135,7 @@ def ring_report_html(
 
     Raises
     ------
-    graph.report.context.ExportError
+    graph.errors.ExportError
         No run, or the ring is not in it.
     """
     data = load_run(store, rules=configured_rules(rules), run_id=run_id, ring_ids=[ring_id], mask=mask)

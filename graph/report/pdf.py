@@ -21,10 +21,10 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from graph.errors import RingWatchError
+from graph.errors import PdfError
 from graph.progress import ProgressFn, report
 
-__all__ = ["BROWSERS", "QUIET_FLAGS", "PdfError", "find_browser", "html_to_pdf"]
+__all__ = ["BROWSERS", "QUIET_FLAGS", "find_browser", "html_to_pdf"]
 
 BROWSERS: tuple[str, ...] = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 # How RingWatch starts Chromium anywhere (reports, browser tests, benchmarks): no sandbox
@@ -46,10 +46,6 @@ _FLAGS: tuple[str, ...] = (
     "--no-pdf-header-footer",
     "--print-to-pdf-no-header",  # the same, for Chromium before 120
 )
-
-
-class PdfError(RingWatchError):
-    """A PDF report could not be printed (no browser, or the browser failed)."""
 
 
 def find_browser(browser: str | None = None) -> str | None:
@@ -116,7 +112,7 @@ def html_to_pdf(
 
     Raises
     ------
-    PdfError
+    graph.errors.PdfError
         No Chromium was found, or it failed on a file.
     """
     if not jobs:
