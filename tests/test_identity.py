@@ -118,6 +118,15 @@ def test_same_seed_same_membership_whatever_the_row_order(fitted):
     pd.testing.assert_series_equal(linker.scores_, again.scores_)
 
 
+def test_shared_identifiers_are_listed_in_kind_key_order_whatever_the_row_order(fitted):
+    linker, rows, *_ = fitted
+    for shuffled in (rows, rows.sample(frac=1.0, random_state=5)):
+        table = IdentityLinker(seed=7).fit(shuffled).identifiers_
+        assert (table["n_buyers"] >= 2).all()
+        assert list(zip(table["kind"], table["key"])) == sorted(zip(table["kind"], table["key"]))
+        pd.testing.assert_frame_equal(table, linker.identifiers_)
+
+
 def test_scores_cover_every_buyer_in_unit_interval(fitted):
     linker, rows, ring, _, nat = fitted
     scores = IdentityLinker(seed=7).fit(rows, buyers=["lonely", ring[0]]).scores_

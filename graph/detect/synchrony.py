@@ -38,7 +38,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import igraph
+import numba
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -204,7 +204,7 @@ class SynchronyDetector:
         scales = self._scales()
         frame = _frame(orders, "orders", _REQUIRED)
         frame = frame.loc[frame["buyer_id"].notna() & frame["seller_id"].notna() & frame["created_at"].notna()]
-        total = len(scales) + 3
+        total = len(scales) + 4
         report(on_progress, "synchrony: index", 0, total)
 
         buyer, buyer_ids = factorize_sorted(frame["buyer_id"])
@@ -225,12 +225,13 @@ class SynchronyDetector:
             self.bucket_caps_[name] = cap
             events.append(ev)
             found.append(pairs.assign(scale=i))
+        report(on_progress, "synchrony: pairs", len(scales) + 1, total)
         pairs = _most_similar(pd.concat(found, ignore_index=True))
         # A pair that beats chance only before correcting for how many partners its
         # buyers met counts when a third buyer corroborates it (a triangle).
         pairs = pairs.loc[pairs["alone"].to_numpy() | _on_triangle(pairs["u"].to_numpy(), pairs["v"].to_numpy())]
         pairs = pairs.reset_index(drop=True)
-        report(on_progress, "synchrony: groups", len(scales) + 1, total)
+        report(on_progress, "synchrony: groups", len(scales) + 2, total)
 
         u, v = pairs["u"].to_numpy(), pairs["v"].to_numpy()
         vertices = distinct(np.concatenate([u, v]))
@@ -271,7 +272,7 @@ class SynchronyDetector:
         lockstep[lock_raw == 0] = 0.0
         candidates = self._lockstep_candidates(buyer_ids, seller_ids, community, lock_raw, events, scales)
 
-        report(on_progress, "synchrony: repeats", len(scales) + 2, total)
+        report(on_progress, "synchrony: repeats", len(scales) + 3, total)
         self.pair_scores_, repeat = _repeat_pairs(buyer, seller, seconds, item, buyer_ids, seller_ids)
         candidates += self._repeat_candidates()
         # Only the upper half of repeat behaviour is suspicious: the median repeat pair maps to 0.
@@ -321,27 +322,32 @@ class SynchronyDetector:
         keep = (size[ev_bucket] >= 2) & (size[ev_bucket] <= cap)
         a, b, grp = pairs_within_groups(ev_bucket[keep], ev_buyer[keep])
         # ev_buyer is sorted within each bucket, so a < b already.
-        keys, inv, n_events = np.unique(a * nb + b, return_inverse=True, return_counts=True)
+        pair = a * nb + b
+        keys, n_events = _counts(pair)
+        # Each buyer is tested against every partner it ever met (Bonferroni per buyer),
+        # so busy buyers at busy shops need more than a coincidence or two.
+        partners = np.bincount(keys // nb, minlength=n_buyers) + np.bincount(keys % nb, minlength=n_buyers)
+        # Only pairs that met min_events times are looked at further (a few percent of all).
+        repeated = n_events >= self.min_events
+        keys, n_events = keys[repeated], n_events[repeated]
+        inv = np.searchsorted(keys, pair)
+        rows = np.flatnonzero(inv < len(keys))
+        rows = rows[keys[inv[rows]] == pair[rows]]
+        inv, grp = inv[rows], grp[rows]
         shared = np.bincount(inv, weights=weight[grp], minlength=len(keys))
 
         # Chance: were u and v independent, each of u's windows at seller s would
         # hold v with probability (v's windows at s) / (windows in the data).
-        repeated = n_events >= self.min_events
-        rows = repeated[inv]
-        pair_seller = distinct(inv[rows] * max(n_sellers, 1) + bucket_seller[grp[rows]])
+        pair_seller = distinct(inv * max(n_sellers, 1) + bucket_seller[grp])
         p_idx, p_seller = pair_seller // max(n_sellers, 1), pair_seller % max(n_sellers, 1)
         active_keys, active = np.unique(ev_buyer * max(n_sellers, 1) + bucket_seller[ev_bucket], return_counts=True)
         a_u = active[np.searchsorted(active_keys, (keys[p_idx] // nb) * max(n_sellers, 1) + p_seller)]
         a_v = active[np.searchsorted(active_keys, (keys[p_idx] % nb) * max(n_sellers, 1) + p_seller)]
         expected = np.bincount(p_idx, weights=a_u * a_v / n_windows, minlength=len(keys))
-        surprise = np.zeros(len(keys))
-        surprise[repeated] = _poisson_surprise(n_events[repeated], expected[repeated])
-        # Each buyer is tested against every partner it ever met (Bonferroni per buyer),
-        # so busy buyers at busy shops need more than a coincidence or two.
-        partners = np.bincount(keys // nb, minlength=n_buyers) + np.bincount(keys % nb, minlength=n_buyers)
+        surprise = _poisson_surprise(n_events, expected)
         tests = np.maximum(partners[keys // nb], partners[keys % nb])
         alone = surprise >= np.log(tests / self.max_chance)
-        beyond_chance = repeated & (surprise >= -np.log(self.max_chance))
+        beyond_chance = surprise >= -np.log(self.max_chance)
 
         keys, shared, n_events = keys[beyond_chance], shared[beyond_chance], n_events[beyond_chance]
         u, v = keys // nb, keys % nb
@@ -444,6 +450,18 @@ def _epoch_seconds(created_at: pd.Series) -> np.ndarray:
     return ts.to_numpy().astype("datetime64[s]").astype(np.int64)
 
 
+def _counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct values of an integer array and how often each occurs.
+
+    A plain sort: ``np.unique(..., return_counts=True)`` argsorts, several times slower.
+    """
+    values = np.sort(values)
+    first = np.ones(len(values), dtype=bool)
+    np.not_equal(values[1:], values[:-1], out=first[1:])
+    start = np.flatnonzero(first)
+    return values[start], np.diff(np.r_[start, len(values)])
+
+
 def _poisson_surprise(observed: np.ndarray, expected: np.ndarray) -> np.ndarray:
     """Chernoff bound on ``-ln P(X >= observed)`` for ``X ~ Poisson(expected)`` (0 when not above)."""
     expected = np.maximum(expected, 1e-300)
@@ -477,16 +495,31 @@ def _on_triangle(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Which edges ``(u, v)`` (``u < v``, distinct) close at least one triangle."""
     if len(u) < 3:
         return np.zeros(len(u), dtype=bool)
-    vertices, idx = np.unique(np.concatenate([u, v]), return_inverse=True)
-    graph = igraph.Graph(n=len(vertices), edges=idx.reshape(2, -1).T.tolist())
-    triangles = np.asarray(graph.list_triangles(), dtype=np.int64).reshape(-1, 3)
-    if len(triangles) == 0:
-        return np.zeros(len(u), dtype=bool)
-    n = len(vertices)
-    a, b = idx[: len(u)], idx[len(u) :]
-    edge_keys = np.minimum(a, b) * n + np.maximum(a, b)
-    sides = np.concatenate([triangles[:, [0, 1]], triangles[:, [0, 2]], triangles[:, [1, 2]]])
-    return np.isin(edge_keys, np.sort(sides, axis=1) @ np.array([n, 1]))
+    # Sorted adjacency lists (CSR): the neighbours of x are adjacency[start[x]:start[x + 1]].
+    # Each edge walks its ends' lists only until their first common neighbour, while
+    # listing every triangle (and matching its sides back) grows with the cube of a dense group.
+    n = int(max(u.max(), v.max())) + 1
+    directed = np.sort(np.concatenate([u * n + v, v * n + u]))
+    start = np.searchsorted(directed, np.arange(n + 1) * n)
+    return _share_a_neighbour(start, directed % n, u, v)
+
+
+@numba.njit(cache=True, nogil=True)
+def _share_a_neighbour(start, adjacency, u, v):
+    """Per edge ``(u[e], v[e])``: do the sorted adjacency lists of its ends meet?"""
+    out = np.zeros(len(u), dtype=np.bool_)
+    for e in range(len(u)):
+        i, i_end = start[u[e]], start[u[e] + 1]
+        j, j_end = start[v[e]], start[v[e] + 1]
+        while i < i_end and j < j_end:
+            if adjacency[i] == adjacency[j]:
+                out[e] = True
+                break
+            if adjacency[i] < adjacency[j]:
+                i += 1
+            else:
+                j += 1
+    return out
 
 
 def _repeat_pairs(buyer, seller, seconds, item, buyer_ids, seller_ids) -> tuple[pd.DataFrame, np.ndarray]:
