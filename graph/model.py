@@ -7,7 +7,10 @@ code base spells a label or relationship type by hand.
 
 Identifiers (address, device, ip, ipnet, phone, payment, waybill) are the
 things accounts share. Each has a raw value kept for display and a normalised
-key that links are made on (see :mod:`ingest.normalise`).
+key that links are made on (see :mod:`ingest.normalise`). Orders name them;
+a buyer's registered phone (buyers file) is a Phone too, linked to the
+account by ``REGISTERED_PHONE``. The ``buyer_identifiers`` projection that
+detection reads holds both: every ``USED`` edge and every registered phone.
 """
 
 from __future__ import annotations
@@ -85,11 +88,12 @@ EDGE_TYPES: tuple[EdgeType, ...] = (
     EdgeType("SHIPPED_AS", "Order", "Waybill", "tracking number"),
     EdgeType("IN_NETWORK", "IP", "IPNetwork", "the /24 (IPv4) or /64 (IPv6) network of an IP"),
     EdgeType("LISTED_BY", "Item", "Seller", "the shop that lists the item"),
+    EdgeType("REGISTERED_PHONE", "Buyer", "Phone", "the phone the account registered with (buyers file)"),
     EdgeType(
         "USED",
         "Buyer",
         "*identifier*",
-        "a buyer used an identifier; properties first_seen, last_seen, n_orders",
+        "a buyer used an identifier on orders; properties first_seen, last_seen, n_orders",
     ),
 )
 

@@ -43,6 +43,7 @@ from graph.errors import ConfigError, InputFileError
 from graph.progress import ProgressFn, report
 from graph.report.csvsafe import neutralise
 from graph.store.base import GraphStore
+from graph.store.lock import holder_is_alive, new_holder
 from ingest.checks import Parsed, RowError, RowErrors, ValidationReport, parse_chunk, validate
 from ingest.normalise import identifier_keys
 from ingest.readers import LARGE_BLOCK_SIZE, InputFile, InputReader, RawChunk, RowTooLong, discover, open_input
@@ -52,6 +53,8 @@ __all__ = ["ingest_paths", "IngestResult", "FileCounts", "REJECT_COLUMNS"]
 
 REJECT_COLUMNS = ("source_file", "row", "field", "code", "reason", "raw")
 _RAW_VALUE_CHARS = 1000  # longer raw values are cut in the rejects file (the row stays identifiable)
+STAGING_PREFIX = "ringwatch-ingest-"  # staging folders in the temp dir, one per running ingest
+_STAGING_OWNER = "owner.json"  # in each staging folder: host and pid of the ingest that made it
 
 
 # -- results --------------------------------------------------------------------------
@@ -472,6 +475,24 @@ class _Run:
         return done
 
 
+def _remove_stale_staging(parent: Path) -> None:
+    """Delete the staging folders of ingests that died without cleaning up (kill -9, power loss).
+
+    Only folders whose owner record names a process that is gone (on this host, as
+    for the batch lock); a folder without a readable record is left alone.
+    """
+    for folder in parent.glob(f"{STAGING_PREFIX}*"):
+        if folder.is_symlink() or not folder.is_dir():
+            continue
+        try:
+            owner = json.loads((folder / _STAGING_OWNER).read_text(encoding="utf-8"))
+            dead = not holder_is_alive(owner)
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):  # no record yet (just made), or not ours
+            continue
+        if dead:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def _load_order(files: list[InputFile]) -> list[InputFile]:
     """Entities before orders (stable), files of unknown kind last."""
     rank = {name: i for i, name in enumerate(KINDS)}
@@ -554,10 +575,12 @@ def ingest_paths(
     files = _load_order(discover(paths))
     rejects_path = Path(rejects_path)
     rejects_path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_staging(Path(tempfile.gettempdir()))
     with (
-        tempfile.TemporaryDirectory(prefix="ringwatch-ingest-") as tmp,
+        tempfile.TemporaryDirectory(prefix=STAGING_PREFIX) as tmp,
         rejects_path.open("w", encoding="utf-8", newline="") as out,
     ):
+        (Path(tmp) / _STAGING_OWNER).write_text(json.dumps(new_holder("ingest")), encoding="utf-8")
         csv.writer(out).writerow(REJECT_COLUMNS)
         run = _Run(store, Path(tmp), tz=tz, encoding=encoding, chunk_rows=chunk_rows, on_progress=on_progress)
         done = run.run(files, out)

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,8 @@ from typer.testing import CliRunner
 
 from app.cli.main import cli
 from graph.store import open_store
-from ingest.pipeline import ingest_paths
+from graph.store.lock import new_holder
+from ingest.pipeline import STAGING_PREFIX, ingest_paths
 
 RINGWATCH = Path(sys.executable).with_name("ringwatch")
 NODE_LABELS = ("Buyer", "Seller", "Item", "Order", "Address", "Device", "IP", "IPNetwork", "Phone", "Payment", "Waybill")
@@ -124,10 +126,27 @@ def test_a_run_killed_half_way_completes_on_the_next_run(tmp_path):
     assert process.returncode == -signal.SIGKILL
     half, _ = snapshot(tmp_path / "crash.duckdb")
     assert 0 < len(half) < 12_000  # the kill did land half-way
+    assert len(list(tmp_path.glob(f"{STAGING_PREFIX}*"))) == 1  # the killed run's staging folder is left
 
     subprocess.run(command, env=env, check=True, capture_output=True, timeout=300)
     ingest_into(tmp_path / "clean.duckdb", path, rejects=tmp_path / "r2.csv", chunk_rows=1_000)
     assert snapshot(tmp_path / "crash.duckdb") == snapshot(tmp_path / "clean.duckdb")
+    assert list(tmp_path.glob(f"{STAGING_PREFIX}*")) == []  # the next run removed it
+
+
+def test_staging_folders_of_live_ingests_are_left_alone(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    owners = {"dead": {**new_holder("ingest"), "pid": dead.pid}, "live": {**new_holder("ingest"), "pid": 1}}
+    for name, owner in owners.items():
+        folder = tmp_path / "tmp" / f"{STAGING_PREFIX}{name}"
+        folder.mkdir(parents=True)
+        (folder / "owner.json").write_text(json.dumps(owner))
+    (tmp_path / "tmp" / f"{STAGING_PREFIX}unknown").mkdir()  # no owner record yet: may be starting now
+    ingest_into(tmp_path / "rw.duckdb", orders_csv(tmp_path / "orders.csv", 10), rejects=tmp_path / "r.csv")
+    left = sorted(p.name.removeprefix(STAGING_PREFIX) for p in (tmp_path / "tmp").iterdir())
+    assert left == ["live", "unknown"]
 
 
 # -- the command line -----------------------------------------------------------------------------------
@@ -193,19 +212,10 @@ def test_generated_data_loads_without_rejects(generated):
     assert sum(f.read for f in result.files if f.kind == "orders") == expected["Order"]
 
 
-@pytest.mark.parametrize("label", [label for label in NODE_LABELS if label != "Phone"])
+@pytest.mark.parametrize("label", NODE_LABELS)
 def test_generated_counts_match_the_truth(generated, label):
     _, counts, expected = generated
     assert counts[label] == expected[label]
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="truth counts receiver phones and buyers.phone; DuckDBStore.counts()['Phone'] counts receiver phones only",
-)
-def test_generated_phone_count_matches_the_truth(generated):
-    _, counts, expected = generated
-    assert counts["Phone"] == expected["Phone"]
 
 
 def test_buyer_phones_are_keyed_like_receiver_phones(tmp_path):

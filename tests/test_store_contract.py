@@ -80,6 +80,25 @@ def test_used_edges_carry_first_last_seen_and_counts(store):
     assert used[0]["last_seen"] - used[0]["first_seen"] == timedelta(minutes=2)
 
 
+def test_a_registered_phone_links_accounts_like_a_phone_on_orders(store):
+    store.upsert_orders(orders(BASE))  # b3 ships to the receiver phone masked:138****5678
+    used_before = store.counts()["USED"]
+    registered = [{"buyer_id": "b1", "phone_key": "masked:138****5678"}, {"buyer_id": "b2", "phone_key": "139"},
+                  {"buyer_id": "b3", "phone_key": "masked:138****5678"}]  # fmt: skip
+    store.upsert_entities("buyer", entities("buyer", registered))
+    phones = store.read_table("buyer_identifiers").filter(pa.compute.equal(pa.compute.field("kind"), "phone"))
+    assert [(p["buyer_id"], p["key"], p["n_orders"]) for p in phones.to_pylist()] == [
+        ("b1", "masked:138****5678", 0), ("b2", "139", 0), ("b3", "masked:138****5678", 1),
+    ]  # fmt: skip
+    c = store.counts()
+    assert (c["Phone"], c["REGISTERED_PHONE"], c["USED"]) == (2, 3, used_before)
+
+    # A buyers row without the phone drops the link, and the phone no one names any more.
+    store.upsert_entities("buyer", entities("buyer", [{"buyer_id": "b2"}]))
+    c = store.counts()
+    assert (c["Phone"], c["REGISTERED_PHONE"]) == (1, 2)
+
+
 def test_read_table_rejects_unknown_names_and_columns(store):
     store.upsert_orders(orders(BASE))
     with pytest.raises(ValueError, match="unknown projection"):

@@ -74,6 +74,11 @@ RELATIONSHIP_TYPES: tuple[str, ...] = tuple(dict.fromkeys(et.rel for et in EDGE_
 
 _LABEL = {nt.entity: nt.label for nt in NODE_TYPES}
 _KEY = {nt.entity: nt.key for nt in NODE_TYPES}
+# Buyer -> identifier relationship types per kind: USED (from orders), and REGISTERED_PHONE for phones.
+_BUYER_LINKS = {
+    kind: "|".join(et.rel for et in EDGE_TYPES if et.source == "Buyer" and et.target in (_LABEL[kind], "*identifier*"))
+    for kind in IDENTIFIER_COLUMNS
+}
 _ORDER_RELS = ("PLACED", "SOLD_BY", "CONTAINS", *ORDER_IDENTIFIER_REL.values())
 
 # Properties the store writes beyond the columns of graph.schema.
@@ -364,7 +369,7 @@ ORPHANS_DELETE: dict[str, Statement] = {
             f"""
             UNWIND $keys AS key
             MATCH (n:{_LABEL[kind]} {{key: key}})
-            WHERE NOT EXISTS {{ MATCH (n)<-[:USED]-(:Buyer) }}{_kept_by_results(kind)}
+            WHERE NOT EXISTS {{ MATCH (n)<-[:{_BUYER_LINKS[kind]}]-(:Buyer) }}{_kept_by_results(kind)}
             DETACH DELETE n
             """,
             "keys",
@@ -420,6 +425,27 @@ ENTITY_UPSERT: dict[str, Statement] = {
     )
     for entity in ("buyer", "seller", "item")
 }
+# A buyers row names the account's registered phone: REGISTERED_PHONE follows the latest row.
+BUYERS_UNREGISTER_PHONE = _register(
+    "buyers_unregister_phone",
+    """
+    UNWIND $buyer_ids AS buyer_id
+    MATCH (:Buyer {buyer_id: buyer_id})-[r:REGISTERED_PHONE]->(p:Phone)
+    DELETE r
+    RETURN p.key AS key
+    """,
+    "buyer_ids",
+)
+BUYERS_REGISTER_PHONE = _register(
+    "buyers_register_phone",
+    """
+    UNWIND $rows AS row
+    MATCH (b:Buyer {buyer_id: row.buyer_id})
+    MERGE (p:Phone {key: row.phone_key})
+    MERGE (b)-[:REGISTERED_PHONE]->(p)
+    """,
+    "rows",
+)
 ITEMS_UNLIST = _register(
     "items_unlist",
     """
@@ -477,6 +503,15 @@ PROJECT_USED: dict[str, Statement] = {
     )
     for kind in IDENTIFIER_COLUMNS
 }
+# Registered phones the buyer never used on an order: rows of buyer_identifiers with no orders.
+PROJECT_REGISTERED_PHONES = _register(
+    "project_registered_phones",
+    """
+    MATCH (b:Buyer)-[:REGISTERED_PHONE]->(i:Phone)
+    WHERE NOT EXISTS { MATCH (b)-[:USED]->(i) }
+    RETURN [b.buyer_id, 'phone', i.key, 0, null, null] AS row
+    """,
+)
 ORDERS_OF = _register(
     "orders_of",
     f"""

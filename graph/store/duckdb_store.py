@@ -50,7 +50,14 @@ def _used_sql(source: str, kinds: tuple[str, ...] = tuple(IDENTIFIER_COLUMNS)) -
 FROM ({parts}) GROUP BY buyer_id, kind, key"""
 
 
-BUYER_IDENTIFIERS_VIEW = f"CREATE OR REPLACE VIEW buyer_identifiers AS {_used_sql('orders')}"
+# Every buyer -> identifier link: the USED edges, and registered phones (buyers file) no order of the buyer
+# carries, with no orders.
+BUYER_IDENTIFIERS_VIEW = f"""CREATE OR REPLACE VIEW buyer_identifiers AS {_used_sql('orders')}
+UNION ALL
+SELECT b.buyer_id, 'phone' AS kind, b.phone_key AS key, 0::BIGINT AS n_orders,
+       NULL::TIMESTAMPTZ AS first_seen, NULL::TIMESTAMPTZ AS last_seen
+FROM buyers b WHERE b.phone_key IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.buyer_id = b.buyer_id AND o.phone_key = b.phone_key)"""
 
 
 def _create_from_schema(con: duckdb.DuckDBPyConnection, name: str, schema: pa.Schema, prefix: str = "") -> None:
@@ -80,8 +87,13 @@ def _migration_1(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE TABLE IF NOT EXISTS batch_lock (holder JSON)")
 
 
+def _migration_2(con: duckdb.DuckDBPyConnection) -> None:
+    """Registered phones join the buyer -> identifier links (``BUYER_IDENTIFIERS_VIEW``)."""
+    con.execute(BUYER_IDENTIFIERS_VIEW)
+
+
 # Ordered migrations; the store's version is the number applied.
-MIGRATIONS = (_migration_1,)
+MIGRATIONS = (_migration_1, _migration_2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -125,6 +137,10 @@ class DuckDBStore:
                 con.execute("SET TimeZone = 'UTC'")  # timestamps leave the store as UTC on any machine
                 con.execute("SET enable_progress_bar = false")  # progress is ours to report, not DuckDB's
                 con.execute("SET memory_limit = '3GB'")  # big ingests spill to disk instead of growing
+                # Strings stay uncompressed: DuckDB's dict_fsst costs ~15 us per order row at every write, more
+                # than the rest of the ingest; the file is ~2.5x larger and reads are faster (docs/ingest.md).
+                with contextlib.suppress(duckdb.NotImplementedException):  # a DuckDB without dict_fsst
+                    con.execute("SET disabled_compression_methods = 'dict_fsst'")
                 return con
             except duckdb.IOException as exc:
                 # Another process (a running batch) holds the file; wait for it a little.
@@ -234,7 +250,8 @@ class DuckDBStore:
             "Device": f"SELECT count(DISTINCT {ident['device']}) FROM orders",
             "IP": f"SELECT count(DISTINCT {ident['ip']}) FROM orders",
             "IPNetwork": f"SELECT count(DISTINCT {ident['ipnet']}) FROM orders",
-            "Phone": f"SELECT count(DISTINCT {ident['phone']}) FROM orders",
+            "Phone": f"SELECT count(*) FROM (SELECT {ident['phone']} AS key FROM orders "
+            "UNION SELECT phone_key FROM buyers) WHERE key IS NOT NULL",
             "Payment": f"SELECT count(DISTINCT {ident['payment']}) FROM orders",
             "Waybill": f"SELECT count(DISTINCT {ident['waybill']}) FROM orders",
         }
@@ -246,7 +263,8 @@ class DuckDBStore:
             "IN_NETWORK": "SELECT count(*) FROM (SELECT DISTINCT ip_key, ipnet_key FROM orders "
             "WHERE ip_key IS NOT NULL AND ipnet_key IS NOT NULL)",
             "LISTED_BY": "SELECT count(seller_id) FROM items",
-            "USED": "SELECT count(*) FROM buyer_identifiers",
+            "REGISTERED_PHONE": "SELECT count(phone_key) FROM buyers",
+            "USED": "SELECT count(*) FROM buyer_identifiers WHERE n_orders > 0",
         }
         with self._connect() as con:
             return {name: int(con.execute(sql).fetchall()[0][0]) for name, sql in {**node_sql, **edge_sql}.items()}

@@ -420,6 +420,14 @@ class Neo4jStore:
         for batch in table.to_batches(self._batch_size):
             rows = [{**r, "has_attributes": True} for r in _plain_rows(batch)]
             _consume(tx, C.ENTITY_UPSERT[entity], rows=rows)
+            if entity == "buyer":
+                # The registered phone is a Phone node; REGISTERED_PHONE follows the latest row.
+                old = [r["key"] for r in _run(tx, C.BUYERS_UNREGISTER_PHONE, buyer_ids=[r["buyer_id"] for r in rows])]
+                phones = [{"buyer_id": r["buyer_id"], "phone_key": r["phone_key"]} for r in rows if "phone_key" in r]
+                if phones:
+                    _consume(tx, C.BUYERS_REGISTER_PHONE, rows=phones)
+                if old:
+                    _consume(tx, C.ORPHANS_DELETE["phone"], keys=sorted(set(old)))
             if entity == "item":
                 # An item row names its shop: LISTED_BY follows the latest row.
                 old = [r["seller_id"] for r in _run(tx, C.ITEMS_UNLIST, item_ids=[r["item_id"] for r in rows])]
@@ -448,7 +456,7 @@ class Neo4jStore:
             raise ValueError(f"{name} has no column(s) {unknown}; it has {schema.names}")
         order = PROJECTION_ORDER[name]
         if name == "buyer_identifiers":
-            queries = [(s, {}) for s in C.PROJECT_USED.values()]
+            queries = [(s, {}) for s in (*C.PROJECT_USED.values(), C.PROJECT_REGISTERED_PHONES)]
         else:
             # Only the columns asked for (and the sort key) cross the wire.
             schema = pa.schema([schema.field(c) for c in dict.fromkeys([*wanted, *order])])

@@ -12,8 +12,8 @@ pipeline's share from the store's.
 
 Run::
 
-    .venv/bin/python benchmarks/ingest.py --data /tmp/rw-bench                    # 1M orders
-    .venv/bin/python benchmarks/ingest.py --data /tmp/rw-bench --orders 10000000  # 10M orders
+    .venv/bin/python benchmarks/ingest_speed.py --data /tmp/rw-bench                    # 1M orders
+    .venv/bin/python benchmarks/ingest_speed.py --data /tmp/rw-bench --orders 10000000  # 10M orders
 """
 
 from __future__ import annotations
@@ -86,6 +86,7 @@ def measure(folder: Path, store_path: Path, stage_only: bool) -> dict:
         "orders_per_second": round(orders / wall),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "store": "none (stage only)" if stage_only else "duckdb",
+        "load_average_1min": round(os.getloadavg()[0], 2),  # others' jobs share the cores: quote with the times
     }
 
 
@@ -116,7 +117,8 @@ def main() -> None:
     print(
         f"ingest:  {figures['orders']:,} orders ({figures['rows']:,} rows in all) in {figures['seconds']:.1f} s "
         f"(CPU {figures['cpu_seconds']:.1f} s) -> {figures['orders_per_second']:,} orders/s; "
-        f"peak RSS {figures['peak_rss_mb']:,} MB; store: {figures['store']}"
+        f"peak RSS {figures['peak_rss_mb']:,} MB; store: {figures['store']}; "
+        f"load average at the end {figures['load_average_1min']}"
     )
     print(json.dumps(figures))
 
