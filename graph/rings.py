@@ -29,6 +29,8 @@ __all__ = [
     "Ring",
     "assemble",
     "merge_shared_targets",
+    "add_proposals",
+    "claim_by_score",
     "ring_id",
     "match_previous",
     "change_of",
@@ -98,7 +100,9 @@ def _overlaps(sets: Sequence[frozenset[str]], others: Sequence[frozenset[str]] |
     return counted.rename(columns={"g_i": "i", "g_j": "j"}).astype(np.int64)
 
 
-def _should_merge(shared: np.ndarray, size_i: np.ndarray, size_j: np.ndarray, min_overlap: float) -> np.ndarray:
+def _should_merge(
+    shared: np.ndarray, size_i: np.ndarray, size_j: np.ndarray, min_overlap: float, contain: bool = True
+) -> np.ndarray:
     """Merge two candidates when they are mostly the same accounts.
 
     Jaccard similarity at least ``min_overlap``, or the smaller set lies at
@@ -110,7 +114,7 @@ def _should_merge(shared: np.ndarray, size_i: np.ndarray, size_j: np.ndarray, mi
     small = np.minimum(size_i, size_j)
     large = np.maximum(size_i, size_j)
     jaccard = shared / (size_i + size_j - shared)
-    contained = (shared / small >= min_overlap) & (small * 4 >= large)
+    contained = (shared / small >= min_overlap) & (small * 4 >= large) & contain
     return (jaccard >= min_overlap) | contained
 
 
@@ -120,6 +124,7 @@ def assemble(
     min_strength: float = 0.0,
     min_buyers: int = 2,
     min_overlap: float = 0.5,
+    contain: bool = True,
 ) -> list[Ring]:
     """Merge candidates from all methods into rings.
 
@@ -135,6 +140,9 @@ def assemble(
         Two candidates merge when their buyer sets' Jaccard similarity reaches
         this, or when the smaller lies this much inside a larger one at most
         four times its size; merging is transitive (connected components).
+    contain : bool, default True
+        Off: only the Jaccard rule merges (for broad proposals, such as a
+        shop's regular customers, that would otherwise chain rings together).
 
     Returns
     -------
@@ -173,7 +181,7 @@ def assemble(
     if not pairs.empty:
         sizes = np.array([len(s) for s in sets])
         i, j, shared = pairs["i"].to_numpy(), pairs["j"].to_numpy(), pairs["shared"].to_numpy()
-        merge = _should_merge(shared, sizes[i], sizes[j], min_overlap)
+        merge = _should_merge(shared, sizes[i], sizes[j], min_overlap, contain)
         for a, b in zip(i[merge].tolist(), j[merge].tolist(), strict=True):
             ra, rb = find(a), find(b)
             if ra != rb:
@@ -358,6 +366,83 @@ def _union(rings: list[Ring]) -> Ring:
         identifiers=sorted({i for r in rings for i in r.identifiers}),
         candidates=[c for r in rings for c in r.candidates],
     )
+
+
+def add_proposals(rings: Sequence[Ring], proposals: Sequence[Ring], *, min_overlap: float = 0.5) -> list[Ring]:
+    """Add broad proposals (rings of a shop's customers) to assembled rings.
+
+    A proposal that is mostly the same accounts as a ring (buyer-set Jaccard
+    at least ``min_overlap``) is another angle on it: the ring (the most
+    similar one when several qualify) takes its method and support but keeps
+    its own members. The others are added as they are: they may share
+    buyers with other rings until :func:`claim_by_score` gives each buyer to
+    the ring whose evidence is strongest.
+
+    Examples
+    --------
+    >>> rings = [Ring(["a", "b", "c"], methods=["identity"], strengths={"identity": 0.9})]
+    >>> shop = Ring(["a", "b", "c", "d"], methods=["shop"], strengths={"shop": 0.7})
+    >>> out = add_proposals(rings, [shop, Ring(["c", "x", "y"])])
+    >>> [(r.buyers, r.methods) for r in out]
+    [(['a', 'b', 'c'], ['identity', 'shop']), (['c', 'x', 'y'], [])]
+    """
+    out = list(rings)
+    pairs = _overlaps([frozenset(p.buyers) for p in proposals], [frozenset(r.buyers) for r in rings])
+    best: dict[int, int] = {}
+    if not pairs.empty:
+        i, j, shared = (pairs[c].to_numpy() for c in ("i", "j", "shared"))
+        size_p = np.array([p.n_buyers for p in proposals])[i]
+        size_r = np.array([r.n_buyers for r in rings])[j]
+        jac = shared / (size_p + size_r - shared)
+        ok = jac >= min_overlap
+        order = np.lexsort((j[ok], -jac[ok]))  # most similar ring first
+        for a, b in zip(i[ok][order].tolist(), j[ok][order].tolist(), strict=True):
+            best.setdefault(a, b)
+    into: dict[int, list[Ring]] = {}
+    for k, p in enumerate(proposals):
+        if k in best:
+            into.setdefault(best[k], []).append(p)
+        else:
+            out.append(p)
+    for j, extra in into.items():
+        # It confirms the ring (another angle) but never widens it: a shop's customers
+        # include honest regulars the ring's own evidence did not bring in.
+        widened = _union([out[j], *extra])
+        keep = set(out[j].buyers)
+        out[j] = Ring(buyers=out[j].buyers, methods=widened.methods, strengths=widened.strengths,
+                      support={b: n for b, n in widened.support.items() if b in keep},
+                      sellers=widened.sellers, identifiers=widened.identifiers, candidates=widened.candidates)
+    out.sort(key=lambda r: (-r.n_buyers, r.buyers))
+    return out
+
+
+def claim_by_score(rings: Sequence[Ring], scores: Sequence[float], *, min_buyers: int = 2) -> list[Ring]:
+    """Give a buyer held by several rings to the highest-scoring one (ties: the earlier ring).
+
+    Rings left with fewer than ``min_buyers`` members are dropped; the others
+    keep their order.
+
+    Examples
+    --------
+    >>> rings = [Ring(["a", "b", "c"]), Ring(["c", "d", "e"])]
+    >>> [r.buyers for r in claim_by_score(rings, [0.4, 0.9])]
+    [['a', 'b'], ['c', 'd', 'e']]
+    """
+    owner: dict[str, int] = {}
+    for k in sorted(range(len(rings)), key=lambda k: (-scores[k], k)):
+        for b in rings[k].buyers:
+            owner.setdefault(b, k)
+    out = []
+    for k, r in enumerate(rings):
+        keep = [b for b in r.buyers if owner[b] == k]
+        if len(keep) < min_buyers:
+            continue
+        if len(keep) < r.n_buyers:
+            r = Ring(buyers=keep, methods=r.methods, strengths=r.strengths,
+                     support={b: r.support.get(b, 1) for b in keep}, sellers=r.sellers,
+                     identifiers=r.identifiers, candidates=r.candidates)
+        out.append(r)
+    return out
 
 
 def ring_id(buyers: Iterable[str]) -> str:

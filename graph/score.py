@@ -67,6 +67,7 @@ import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+import igraph
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -107,6 +108,9 @@ LINE_WEIGHTS: tuple[float, ...] = (0.30, 0.50, 0.20)
 # Lines a shared person explains: for accounts bound by identifiers they are not
 # independent of the link (see _lines).
 LINKED_LINES: tuple[str, ...] = ("coordination", "lockstep")
+# Separately linked units (households, device pools) a group must exceed before what its
+# members do together counts beyond their links: one household and two acquaintances do not.
+LINKED_UNITS = 3.0
 # Lines that corroborate but never make one of the two lines a case needs: they
 # count at most as much as the second strongest main line.
 SUPPORTING_LINES: tuple[str, ...] = ("accounts",)
@@ -179,6 +183,7 @@ class Signal:
 SIGNALS: tuple[Signal, ...] = (
     Signal("shared_identifiers", "linkage", calibration="direct", kind="value"),  # see _linkage
     Signal("target_concentration", "coordination", calibration="surprise"),
+    Signal("shared_targets", "coordination", calibration="surprise"),
     Signal("repeat_purchases", "coordination"),
     Signal("lockstep", "lockstep", calibration="surprise"),
     Signal("silent_orders", "behaviour"),
@@ -224,6 +229,7 @@ class Population:
     indptr: np.ndarray
     seller_orders: np.ndarray
     seller_buyers: np.ndarray
+    buyer_shops: np.ndarray
     t_span: int
     per_order: dict[str, np.ndarray] = field(default_factory=dict)
     spread: dict[str, float] = field(default_factory=dict)
@@ -242,6 +248,7 @@ class Population:
     ident_kind: np.ndarray | None = None
     ident_key: np.ndarray | None = None
     ident_prior: np.ndarray | None = None
+    household: float = 2.0
     available: tuple[str, ...] = ()
 
     @property
@@ -369,10 +376,11 @@ def prepare(
         indptr=indptr,
         seller_orders=np.bincount(o_seller, minlength=n_sellers),
         seller_buyers=np.bincount(o_seller[first_of_pair], minlength=n_sellers),
+        buyer_shops=np.bincount(o_buyer[first_of_pair], minlength=n_buyers),
         t_span=int(o_time.max() - o_time.min()) + 1,
     )
     n_pairs = int(first_of_pair.sum())
-    avail = ["target_concentration", "lockstep"]
+    avail = ["target_concentration", "shared_targets", "lockstep"]
     per = pop.per_order
 
     def share(name: str, hit: np.ndarray, known: np.ndarray) -> None:
@@ -509,6 +517,11 @@ def prepare(
             kind_code, kind_names = pd.factorize(kinds.to_pandas())
             priors = np.array([KIND_PRIORS.get(k, UNKNOWN_KIND_PRIOR) for k in kind_names], np.float64)
             pop.ident_prior = priors[kind_code]
+            # How many accounts one person or household holds here: the 90th percentile of
+            # users of the identifiers that link anyone (crowds excluded).
+            links = (pop.ident_users >= 2) & (pop.ident_prior / np.maximum(pop.ident_users - 1, 1) > LINK_MIN_WEIGHT)
+            if links.any():
+                pop.household = max(2.0, float(np.quantile(pop.ident_users[links], 0.9)))
             avail.append("shared_identifiers")
 
     # Population reference (mean share or median value) and robust spread of each
@@ -712,6 +725,9 @@ def _measure(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int, R: int) ->
     info["per_other"] = np.where(members_at > 0, expected / np.maximum(members_at, 1), 0.0)
     info["n_targets"] = k_targets
     info["n_sellers"] = n_sellers[:R]
+    shared = _shared_targets(pop, g, buyer, seller, target, G, R, t_pool, n_sellers[:R], k_targets)
+    values["shared_targets"], counts["shared_targets"], surprise["shared_targets"] = shared.pop("values"), shared.pop("counts"), shared.pop("surprise")
+    info.update(shared)
 
     fg, ft, fb, fs = g[focus], time[focus], buyer[focus], seller[focus]
 
@@ -763,7 +779,7 @@ def _measure(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int, R: int) ->
 
     link = pd.DataFrame({"g": [], "b": [], "c": [], "n": [], "spec": []})
     if "shared_identifiers" in avail:
-        values["shared_identifiers"], link = _linkage(pop, mg, mb, G)
+        values["shared_identifiers"], link, info["link_cohesion"] = _linkage(pop, mg, mb, G)
         counts["shared_identifiers"] = size
         link = link[link["g"] < R]
 
@@ -771,6 +787,43 @@ def _measure(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int, R: int) ->
     rows = pd.DataFrame({"g": g[real], "buyer": buyer[real], "order": order[real], "target": target[real]})
     targets = pd.DataFrame({"g": gs_group[tgt], "seller": gs_seller[tgt], "orders": gs_orders[tgt]})
     return _Measured(values, counts, surprise, baseline, info, rows, targets, link)
+
+
+def _shared_targets(pop, g, buyer, seller, target, G: int, R: int, pool, n_sellers, k_targets) -> dict[str, np.ndarray]:
+    """Members who each ordered from several of the group's target shops, against chance.
+
+    A pool of accounts working for several small shops (sellers brushing for
+    each other, a click farm's clients) visits the same few shops account
+    after account, though each only once or twice. Under a configuration
+    model (an account's shops drawn in proportion to how many customers each
+    shop has), a member present at one target visits another with
+    probability ``(its shops - 1) * (the targets' customers) / (all
+    account-shop pairs)``. Observed: visits to targets beyond each member's
+    first. The surprise pays for choosing the members among the targets'
+    customers and the targets among the shops the members used.
+    """
+    at = target
+    pres, n_pres = _dense(g[at], buyer[at], seller[at])
+    first = np.unique(pres, return_index=True)[1]
+    pg, pb = g[at][first], buyer[at][first]
+    gb, n_gb = _dense(pg, pb)
+    visits = np.bincount(gb, minlength=n_gb)
+    gb_group, gb_buyer = _owner(gb, pg, n_gb), _owner(gb, pb, n_gb)
+    present = np.bincount(gb_group, minlength=G).astype(np.float64)
+    observed = np.bincount(gb_group, weights=visits - 1, minlength=G)
+    several = np.bincount(gb_group, weights=visits >= 2, minlength=G)
+    other_shops = np.bincount(gb_group, weights=np.maximum(pop.buyer_shops[gb_buyer] - 1, 0), minlength=G)[:R]
+    n_pairs = max(float(pop.seller_buyers.sum()), 1.0)
+    expected = other_shops * pool / n_pairs
+    search = _log_choose(pool, np.minimum(present[:R], pool)) + _log_choose(n_sellers, k_targets)
+    surprise = np.where(k_targets >= 2, poisson_surprise(observed[:R], expected) - search, 0.0)
+    return {
+        "values": np.where(present > 0, several / np.maximum(present, 1), 0.0),
+        "counts": present,
+        "surprise": surprise,
+        "shared_observed": observed[:R],
+        "shared_expected": expected,
+    }
 
 
 def _member_mean(x: np.ndarray, mg: np.ndarray, mb: np.ndarray, G: int) -> tuple[np.ndarray, np.ndarray]:
@@ -828,7 +881,7 @@ def _lockstep(pop, fg, ft, fb, fs, G: int, R: int, search: np.ndarray) -> dict[s
     return out
 
 
-def _linkage(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int) -> tuple[np.ndarray, pd.DataFrame]:
+def _linkage(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int) -> tuple[np.ndarray, pd.DataFrame, np.ndarray]:
     """Mean over members of how strongly an identifier shared with another member binds them.
 
     A member's binding is ``prior[kind] * share`` for its best identifier
@@ -839,11 +892,16 @@ def _linkage(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int) -> tuple[n
     anyone (``prior / (users - 1) <= LINK_MIN_WEIGHT``: a parcel station, a
     carrier's NAT) bind nothing. 1 = every member shares a payment account
     with ring members only.
+
+    Also returns each group's cohesion: the chance that two members drawn at
+    random (with replacement) are joined by a chain of such identifiers
+    within a household-sized unit (see ``_cohesion``; 1 = one household).
     """
     rows = pd.DataFrame({"g": mg, "b": mb}).merge(pd.DataFrame({"b": pop.ident_buyer, "c": pop.ident_code}), on="b")
     empty = pd.DataFrame({"g": [], "b": [], "c": [], "n": [], "spec": []})
+    solo = 1.0 / np.maximum(np.bincount(mg, minlength=G), 1)  # every member its own component
     if rows.empty:
-        return np.zeros(G), empty
+        return np.zeros(G), empty, solo
     gc, n_gc = _dense(rows["g"].to_numpy(), rows["c"].to_numpy())
     users_in = np.bincount(gc, minlength=n_gc)
     code = rows["c"].to_numpy()
@@ -852,11 +910,28 @@ def _linkage(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int) -> tuple[n
     links = (users_in[gc] >= 2) & (prior / np.maximum(users - 1, 1) > LINK_MIN_WEIGHT)
     rows = rows[links]
     if rows.empty:
-        return np.zeros(G), empty
+        return np.zeros(G), empty, solo
     rows = rows.assign(n=users_in[gc[links]], spec=prior[links] * users_in[gc[links]] / users[links])
     best = rows.groupby(["g", "b"], sort=False)["spec"].max()
     total = np.bincount(best.index.get_level_values(0).to_numpy(), weights=best.to_numpy(), minlength=G)
-    return total / np.maximum(np.bincount(mg, minlength=G), 1), rows.reset_index(drop=True)
+    size = np.maximum(np.bincount(mg, minlength=G), 1)
+    return total / size, rows.reset_index(drop=True), _cohesion(rows, G, size, pop.household)
+
+
+def _cohesion(rows: pd.DataFrame, G: int, size: np.ndarray, household: float) -> np.ndarray:
+    """Per group, ``sum(n_c * min(n_c, household)) / n^2`` over components of members joined by
+    shared identifiers: the chance that two members drawn at random belong to one household-sized
+    unit (a chain of twenty accounts rotating devices is not one household)."""
+    member, n_member = _dense(rows["g"].to_numpy(), rows["b"].to_numpy())
+    ident, n_ident = _dense(rows["g"].to_numpy(), rows["c"].to_numpy())
+    graph = igraph.Graph(n=n_member + n_ident, edges=np.column_stack([member, n_member + ident]).tolist())
+    comp = np.asarray(graph.connected_components().membership, np.int64)[:n_member]
+    group = _owner(member, rows["g"].to_numpy(np.int64), n_member)
+    n_c = np.bincount(comp, minlength=comp.max(initial=-1) + 1).astype(np.float64)
+    comp_group = _owner(comp, group, len(n_c))
+    linked = np.bincount(group, minlength=G).astype(np.float64)
+    squares = np.bincount(comp_group, weights=n_c * np.minimum(n_c, household), minlength=G) + (size - linked)
+    return squares / size.astype(np.float64) ** 2
 
 
 # ---------------------------------------------------------------------------
@@ -1015,13 +1090,20 @@ def _reference_strength(sig: Signal, v: np.ndarray, n: np.ndarray, ref: float, s
     return _strength(sig, z, gap, 3.0)
 
 
-def _lines(strengths: dict[str, np.ndarray], R: int) -> np.ndarray:
+def _lines(strengths: dict[str, np.ndarray], R: int, cohesion: np.ndarray | None = None) -> np.ndarray:
     """Line strengths: the noisy-OR of their signals, made independent of one another.
 
     Accounts bound by shared identifiers may be one person or one household;
     that person's favourite shops and shopping times then follow from the
     link, so coordination and lockstep count as separate lines only to the
-    extent the members are *not* linked (times ``1 - linkage``). A linked
+    extent the members are *not* linked (times ``1 - linkage * explained``).
+    ``explained`` follows the group's cohesion, the chance that two members
+    drawn at random are joined by shared identifiers: a household is fully
+    cohesive; twenty accounts sharing devices two by two are not, and what
+    they do together is not one person's habit. A household and a couple of
+    acquaintances are still ordinary, so the link explains everything until
+    the members form more than :data:`LINKED_UNITS` separately linked units
+    (``explained = min(1, LINKED_UNITS * cohesion)``). A linked
     group needs behaviour for its second line; unlinked accounts acting in
     concert (thin exports, hired click-farm accounts) do not. A supporting
     line is capped at the second strongest main line (it corroborates a
@@ -1031,7 +1113,8 @@ def _lines(strengths: dict[str, np.ndarray], R: int) -> np.ndarray:
     for name, st in strengths.items():
         li = LINES.index(_BY_NAME[name].line)
         lines[:, li] = 1.0 - (1.0 - lines[:, li]) * (1.0 - np.nan_to_num(st))
-    unlinked = 1.0 - lines[:, LINES.index("linkage")]
+    cohesion = np.ones(R) if cohesion is None else np.nan_to_num(cohesion[:R], nan=1.0)
+    unlinked = 1.0 - lines[:, LINES.index("linkage")] * np.minimum(1.0, LINKED_UNITS * cohesion)
     for line in LINKED_LINES:
         lines[:, LINES.index(line)] *= unlinked
     main = [i for i, line in enumerate(LINES) if line not in SUPPORTING_LINES]
@@ -1057,7 +1140,7 @@ def _reference_lines(pop: Population, m: _Measured, R: int) -> tuple[np.ndarray,
             strengths[name] = np.clip(v[:R], 0.0, 1.0)
         elif name in pop.reference:
             strengths[name] = _reference_strength(sig, v[:R], m.counts[name][:R], pop.reference[name], pop.spread.get(name, 0.0))
-    return _lines(strengths, R), _types(strengths, R)
+    return _lines(strengths, R, m.info.get("link_cohesion")), _types(strengths, R)
 
 
 def _null_members(
@@ -1250,7 +1333,7 @@ def evaluate(
                 null_median[name] = np.where(has, base, null_median[name])
                 against_shops[name] = has
 
-    lines = _lines(strengths, R)
+    lines = _lines(strengths, R, m.info.get("link_cohesion"))
     scores = np.clip(combine_lines(lines), 0.0, 1.0)
     # One line of evidence alone (a household sharing a laptop) does not make a ring.
     n_lines = (lines >= MIN_LINE).sum(axis=1)
@@ -1409,10 +1492,11 @@ def trim_to_evidence(pop: Population, ev: Evidence, min_strength: float = 0.5) -
     at least ``min_strength`` (one-star ratings, refunds, silent orders, fast
     confirmation ...) are the abuse. A member took part when its own orders
     at the targets, all those signals combined (Stouffer's z of each against
-    the population), are beyond chance at one-sided 5% (:data:`MEMBER_Z`):
+    the population), are beyond chance at one-sided 5% (:data:`MEMBER_Z`;
+    a ring without targets: its orders at shops two or more members used):
     one one-star rating is (they are rare), one silent order is not (half of
     all orders are). A household that also shops at the attacked store took
-    no part. Rings
+    no part, nor did a member with no order at the targets. Rings
     without such signals are left whole; rings left with fewer than two
     members are dropped.
 
@@ -1431,6 +1515,11 @@ def trim_to_evidence(pop: Population, ev: Evidence, min_strength: float = 0.5) -
     targets = {i: set(t) for i, t in enumerate(ev.targets)}
     seller = pop.seller_ids[pop.o_seller[order]]
     at = np.array([not targets[gi] or s in targets[gi] for gi, s in zip(g.tolist(), seller.tolist(), strict=True)])
+    # A ring without target shops is judged on the shops two or more of its members used.
+    gs, n_gs = _dense(g, pop.o_seller[order])
+    together = _distinct(gs, n_gs, pop.o_buyer[order])[gs] >= 2
+    untargeted = np.array([not t for t in ev.targets], bool)
+    at &= ~untargeted[g] | together
     frame = pd.DataFrame({"g": g, "b": pop.o_buyer[order]})[at]
     order = order[at]
     gi = frame["g"].to_numpy()
@@ -1459,19 +1548,18 @@ def trim_to_evidence(pop: Population, ev: Evidence, min_strength: float = 0.5) -
     # Stouffer: the member's evidence over all its ring's strong signals at once.
     best = z_sum / np.sqrt(np.maximum(n_sig, 1.0))
     part = best >= MEMBER_Z
-    ring_of = part.index.get_level_values(0).to_numpy(np.int64)
-    out_pairs = part[checked[ring_of] & ~part.to_numpy()].index
-    drop: dict[int, set[str]] = {}
-    for ring_i, b in zip(out_pairs.get_level_values(0), out_pairs.get_level_values(1), strict=True):
-        drop.setdefault(int(ring_i), set()).add(str(pop.buyer_ids[b]))
+    took_part: dict[int, set[str]] = {}
+    for ring_i, b in part[part.to_numpy()].index:
+        took_part.setdefault(int(ring_i), set()).add(str(pop.buyer_ids[b]))
     out = []
     for i, ring in enumerate(ev.rings):
-        gone = drop.get(i)
-        if gone:
-            keep = [b for b in ring.buyers if b not in gone]
+        if checked[i]:
+            # Members with no order at the targets show none of the abuse either.
+            keep = [b for b in ring.buyers if b in took_part.get(i, set())]
             if len(keep) < 2:
                 continue
-            ring = dataclasses.replace(ring, buyers=keep, support={b: ring.support.get(b, 1) for b in keep})
+            if len(keep) < ring.n_buyers:
+                ring = dataclasses.replace(ring, buyers=keep, support={b: ring.support.get(b, 1) for b in keep})
         out.append(ring)
     return out
 
@@ -1614,6 +1702,12 @@ def _explain(pop, rings, index, m: _Measured, strengths, weights, null_median, a
                 f"per member against {info['per_other'][r]:.1f} per other customer; the ring placed "
                 f"{_pct(info['target_dominance'][r])} of the shops' orders"
             )
+        if name == "shared_targets":
+            return v, (
+                f"{_pct(v)} of the ring's {n} members at its {shops} ordered from two or more of them: "
+                f"{int(info['shared_observed'][r])} visits beyond each member's first, where accounts that "
+                f"active would make {info['shared_expected'][r]:.1f}"
+            )
         if name == "lockstep":
             w = info["lockstep_width"][r] or "hour"
             return v, (
@@ -1677,6 +1771,7 @@ def _method_text(method: str, s: float) -> str:
         "identity": f"proposed by identity linkage: members bound by shared identifiers (detector strength {s:.2f})",
         "dense_block": f"proposed by dense-block peeling (FRAUDAR): members order from the same shops far more densely than in random graphs (detector strength {s:.2f})",
         "synchrony": f"proposed by synchrony: members order in lockstep across repeated windows (detector strength {s:.2f})",
+        "shop": f"proposed by the shop-side view: the target shops' customers come back, or are shared between shops, far beyond chance (detector strength {s:.2f})",
     }.get(method, f"proposed by {method} (detector strength {s:.2f})")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 
@@ -148,7 +149,7 @@ def test_surprise_grows_with_the_evidence_and_the_threshold_with_the_tests():
 def test_signals_follow_the_columns_that_are_filled(market):
     orders, _ = planted_market()
     thin = prepare(orders.select(["order_id", "buyer_id", "seller_id", "created_at"]))
-    assert thin.available == ("target_concentration", "lockstep")
+    assert thin.available == ("target_concentration", "shared_targets", "lockstep")
     assert set(market.available) >= {"silent_orders", "five_star_reviews", "off_price_orders", "empty_parcels",
                                      "fast_confirmation", "shared_identifiers", "account_age", "low_credit"}
     assert set(market.available) <= {s.name for s in SIGNALS}
@@ -185,6 +186,27 @@ def test_household_sharing_a_laptop_stays_below_half(market):
 
 def test_parcel_station_crowd_stays_below_half(market):
     assert _score_of(market, STATION)[0] < 0.5
+
+
+def test_what_linked_pairs_do_together_counts_beyond_their_links_a_household_does_not():
+    """Ten accounts ordering in lockstep: as one household (one device) the link explains their
+    timing; as five pairs sharing rotated devices it explains only part of it."""
+    ring = [f"pool{i}" for i in range(10)]
+    orders, buyers = planted_market(ring=ring)
+    others = identifiers_of(orders).to_pandas()
+    others = others[~others["buyer_id"].isin(ring)]
+
+    def lines_with(keys: list[str]):
+        mine = pd.DataFrame({"buyer_id": ring, "kind": "device", "key": keys})
+        idents = pa.Table.from_pandas(pd.concat([others, mine], ignore_index=True), preserve_index=False)
+        pop = prepare(orders, buyers=buyers, identifiers=idents)
+        ev = evaluate(pop, [Ring(sorted(ring), methods=["identity"], strengths={"identity": 0.9})], n_tested=50)
+        return ev.lines.iloc[0]
+
+    household = lines_with(["one-laptop"] * 10)
+    pairs = lines_with([f"phone-{i // 2}" for i in range(10)])
+    assert household["linkage"] == pytest.approx(pairs["linkage"], abs=0.05)
+    assert household["lockstep"] < 0.2 < pairs["lockstep"]
 
 
 def test_members_attached_only_by_identifiers_are_trimmed(market):

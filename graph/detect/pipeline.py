@@ -2,8 +2,8 @@
 
 :func:`run_detection` is what ``ringwatch detect`` and ``ringwatch batch``
 call. It reads the projections once, runs each detector whose input exists
-(identity linkage needs identifier columns; dense blocks and synchrony only
-need buyer, seller and time), merges their candidates into rings
+(identity linkage needs identifier columns; dense blocks, synchrony and the
+shop-side view only need buyer, seller and time), merges their candidates into rings
 (:mod:`graph.rings`), measures and scores them against the data set's own
 population (:mod:`graph.score`), keeps ring ids stable against the previous
 run and publishes everything atomically (readers see the previous run until
@@ -27,20 +27,24 @@ from graph import __version__
 from graph.detect.base import Candidate
 from graph.errors import EmptyGraphError
 from graph.progress import ProgressFn, report
-from graph.rings import Ring, assemble, match_previous, merge_shared_targets
+from graph.rings import Ring, add_proposals, assemble, claim_by_score, match_previous, merge_shared_targets
 from graph.schema import RESULT_SCHEMAS, TS
 from graph.score import Evidence, Population, evaluate, prepare, screen, trim_to_evidence
 from graph.store.base import GraphStore
 
 __all__ = ["DetectionResult", "run_detection", "METHODS", "FLAG_SCORE"]
 
-METHODS: tuple[str, ...] = ("identity", "dense_block", "synchrony")
+METHODS: tuple[str, ...] = ("identity", "dense_block", "synchrony", "shop")
 # A ring at or above this score is flagged for an analyst (the contract's "suspicious").
 FLAG_SCORE = 0.5
 # Rings weaker than this are not published: nothing points at them beyond chance.
 MIN_RING_SCORE = 0.2
 # Candidates weaker than this are no better than chance for their own detector.
 MIN_CANDIDATE_STRENGTH = 0.01
+# Methods whose candidates are broad proposals (a shop's customers, honest regulars
+# included): assembled apart, never by containment, and their buyers may still serve
+# in null groups unless the screen keeps their ring.
+PROPOSAL_METHODS: tuple[str, ...] = ("shop",)
 # Non-members' scores: the detectors' own per-buyer scores, damped so that no
 # buyer outside a ring outranks a member of a flagged ring.
 OUTSIDE_DAMPING = 0.4
@@ -141,6 +145,13 @@ def _run_synchrony(orders: pd.DataFrame, seed: int) -> tuple[list[Candidate], pd
     return det.candidates_, det.scores_
 
 
+def _run_shop(orders: pd.DataFrame, seed: int) -> tuple[list[Candidate], pd.Series]:
+    from graph.detect.shop import ShopDetector
+
+    det = ShopDetector(seed=seed).fit(orders)
+    return det.candidates_, det.scores_
+
+
 def _run_detectors(
     wanted: Sequence[str], orders: pa.Table, identifiers: pa.Table, seed: int, after_each: Callable[[str], None]
 ) -> tuple[list[Candidate], dict[str, pd.Series], dict[str, dict[str, Any]]]:
@@ -158,6 +169,8 @@ def _run_detectors(
                     cands, sc = _run_identity(identifiers.to_pandas(), seed)
                 elif method == "dense_block":
                     cands, sc = _run_dense(frame, seed)
+                elif method == "shop":
+                    cands, sc = _run_shop(frame, seed)
                 else:
                     cands, sc = _run_synchrony(frame, seed)
             except EmptyGraphError as exc:
@@ -171,19 +184,24 @@ def _run_detectors(
 
 
 def _find_rings(pop: Population, candidates: list[Candidate], *, seed: int, min_score: float) -> Evidence:
-    """Candidates to scored rings: assemble, screen, merge fragments, calibrate, trim, measure again."""
+    """Candidates to scored rings: assemble, screen, merge fragments, calibrate, give shared
+    buyers to the strongest ring, trim, measure again."""
     # Candidates no denser or more linked than chance (strength 0) propose nothing.
-    rings = assemble(candidates, min_strength=MIN_CANDIDATE_STRENGTH)
+    focused = [c for c in candidates if c.method not in PROPOSAL_METHODS]
+    broad = [c for c in candidates if c.method in PROPOSAL_METHODS]
+    rings = assemble(focused, min_strength=MIN_CANDIDATE_STRENGTH)
+    rings = add_proposals(rings, assemble(broad, min_strength=MIN_CANDIDATE_STRENGTH, contain=False))
     n_proposed = len(rings)
-    # Null groups are drawn from buyers no detector proposed.
-    exclude = pop.buyer_mask(b for c in candidates for b in c.buyers)
+    screened = screen(pop, rings)
+    # Null groups are drawn from buyers no detector proposed (a broad proposal only
+    # counts when its ring survived the screen).
+    exclude = pop.buyer_mask([b for c in focused for b in c.buyers] + [b for r in screened.rings for b in r.buyers])
 
     def measure(group: list[Ring]) -> Evidence:
         return evaluate(pop, group, exclude=exclude, min_score=min_score, seed=seed, n_tested=n_proposed)
 
     # Fragments of one campaign: rings of one type that each concentrate on, or abuse,
     # the same shops in overlapping periods.
-    screened = screen(pop, rings)
     rings = merge_shared_targets(
         screened.rings,
         screened.targets,
@@ -196,6 +214,10 @@ def _find_rings(pop: Population, candidates: list[Candidate], *, seed: int, min_
     merged = merge_shared_targets(ev.rings, ev.targets, ev.scores >= FLAG_SCORE, kinds=ev.types)
     if len(merged) < len(ev.rings):
         ev = measure(merged)
+    # A buyer proposed in two rings belongs to the one whose evidence is strongest.
+    claimed = claim_by_score(ev.rings, ev.scores.tolist())
+    if [r.buyers for r in claimed] != [r.buyers for r in ev.rings]:
+        ev = measure(claimed)
     # Members whose own orders show none of their ring's abuse took no part in it.
     trimmed = trim_to_evidence(pop, ev)
     if [r.buyers for r in trimmed] != [r.buyers for r in ev.rings]:
