@@ -93,6 +93,15 @@ def server(tmp_path_factory):
         log.close()
 
 
+def _run_over(page) -> None:
+    """Wait until the page's script run is over (Streamlit marks the app root), so no element is from an older run.
+
+    Call it after waiting for something only the new run shows: right after a
+    click, the run it starts may not have begun yet.
+    """
+    page.locator("[data-testid=stApp][data-test-script-state=notRunning]").wait_for(state="attached")
+
+
 @pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
@@ -123,6 +132,7 @@ def test_analyst_triages_a_ring_end_to_end(server, browser, tmp_path):
     cells.first.wait_for(state="attached")
     top_ring = cells.first.inner_text().strip()
     assert top_ring
+    _run_over(page)
     page.screenshot(path=SHOTS / "01_rings.png")
 
     # Clicking the first row opens that ring.
@@ -135,8 +145,10 @@ def test_analyst_triages_a_ring_end_to_end(server, browser, tmp_path):
     graph.wait_for()
     assert graph.bounding_box()["height"] > 300
     page.get_by_text("Why it was flagged").wait_for()
+    _run_over(page)
     page.get_by_role("tab", name="Ratings and reviews").click()
     page.get_by_text("Review texts (").wait_for()
+    _run_over(page)  # the downloads below belong to this run
     page.screenshot(path=SHOTS / "02_ring.png")
 
     # Its report downloads as a file.
@@ -164,6 +176,7 @@ def test_analyst_triages_a_ring_end_to_end(server, browser, tmp_path):
     # Reload: the decision is kept (label on the ring, row in the history).
     page.reload()
     page.locator(f".st-key-graph_{top_ring}_0 canvas").first.wait_for()
+    _run_over(page)
     page.get_by_text("needs review", exact=True).first.wait_for()
     page.locator("[data-testid=stDataFrame] [role=gridcell]", has_text="E2E Analyst").first.wait_for(state="attached")
     page.get_by_role("button", name="Record decision").scroll_into_view_if_needed()

@@ -377,6 +377,25 @@ def test_ring_graph_draws_shared_identifiers_only(store_uri):
     assert grown.nodes.iloc[: len(graph.nodes)][["node_id", "x", "y"]].equals(graph.nodes[["node_id", "x", "y"]])
 
 
+def test_ring_picture_from_the_buyers_orders_matches_the_store(store_uri):
+    # The Ring page draws from the orders it reads for its evidence; the links must be the store's own.
+    store = open_store(store_uri)
+    buyers = [f"b{i}" for i in range(8)]
+    orders_frame = store.orders_of(buyers, columns=graph_view.GRAPH_ORDER_COLUMNS).to_pandas()
+    mine = graph_view.orders_subgraph(orders_frame, buyers, {"s1": "Shop One"})
+    theirs = store.neighbourhood("buyer", buyers, limit=10_000)
+    columns = ["source", "target", "rel", "n_orders", "first_seen", "last_seen"]
+    by_link = ["source", "target", "rel"]
+    assert mine.edges[columns].sort_values(by_link).reset_index(drop=True).equals(
+        theirs.edges[columns].sort_values(by_link).reset_index(drop=True)
+    )
+    nodes = mine.nodes.set_index("node_id")
+    assert set(nodes.index) == set(theirs.nodes["node_id"])
+    assert nodes.at["address:addr:station", "display"] == STATION and nodes.at["seller:s1", "display"] == "Shop One"
+    # The store-wide count a clicked identifier shows comes from the store.
+    assert data.store_buyers(store_uri, "device:dev1") == 8 and data.store_buyers(store_uri, "buyer:b0") is None
+
+
 def test_large_ring_is_paged():
     assert data.graph_pages(300) == 1 and data.graph_pages(301) == 2 and data.graph_pages(0) == 1
 

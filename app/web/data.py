@@ -30,12 +30,14 @@ import streamlit as st
 
 from app.web import evidence
 from app.web.graph_view import (
+    GRAPH_ORDER_COLUMNS,
     MAX_GRAPH_BUYERS,
     RingGraph,
     add_expansion,
     build_ring_graph,
     echarts_spec,
     neighbourhood_graph,
+    orders_subgraph,
 )
 from graph.errors import RingWatchError
 from graph.model import IDENTIFIER_COLUMNS
@@ -63,6 +65,7 @@ __all__ = [
     "ring_graph_spec",
     "graph_pages",
     "neighbourhood",
+    "store_buyers",
     "search_keys",
     "search_graph",
     "lookup",
@@ -309,15 +312,29 @@ ORDER_COLUMNS = [
 ]
 
 
+# What the Ring page reads of its buyers' orders: the evidence's columns and the graph's.
+RING_ORDER_COLUMNS = list(dict.fromkeys([*ORDER_COLUMNS, *GRAPH_ORDER_COLUMNS]))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _buyer_orders(uri: str, run_id: str, ring_id: str) -> pd.DataFrame:
+    """Every order of the ring's buyers, newest first: the one store read behind a ring's graph and evidence.
+
+    The buyers' orders lie all over the orders table, so a read costs by the
+    column, not by the row; one read of the columns both need decompresses
+    each of them once.
+    """
+    members = ring_members(uri, run_id, ring_id)
+    return _frame(get_store(uri).orders_of(_buyer_ids(members), columns=RING_ORDER_COLUMNS, limit=ORDER_LIMIT))
+
+
 @st.cache_data(max_entries=64, show_spinner=False)
 def ring_orders(uri: str, run_id: str, ring_id: str, *, only_ring_sellers: bool = True) -> pd.DataFrame:
     """The ring buyers' orders (with the ring's sellers only, by default), newest first."""
-    members = ring_members(uri, run_id, ring_id)
-    table = get_store(uri).orders_of(_buyer_ids(members), columns=ORDER_COLUMNS, limit=ORDER_LIMIT)
-    orders = _frame(table)
+    orders = _buyer_orders(uri, run_id, ring_id)[ORDER_COLUMNS]
     if only_ring_sellers:
         ring = rings(uri, run_id).set_index("ring_id").loc[ring_id]
-        orders = evidence.ring_orders(orders, _seller_ids(ring, members))
+        orders = evidence.ring_orders(orders, _seller_ids(ring, ring_members(uri, run_id, ring_id)))
     return orders.reset_index(drop=True)
 
 
@@ -341,11 +358,19 @@ def graph_pages(n_buyers: int) -> int:
     return max(1, -(-n_buyers // MAX_GRAPH_BUYERS))
 
 
+@st.cache_data(max_entries=4, show_spinner=False)
+def _seller_names(uri: str, run_id: str) -> dict[str, str]:
+    # run_id keys the cache: sellers change when data is ingested, which a new run follows.
+    sellers = get_store(uri).read_table("sellers", ["seller_id", "name"])
+    return {s: n for s, n in zip(sellers["seller_id"].to_pylist(), sellers["name"].to_pylist(), strict=True) if n}
+
+
 @st.cache_data(max_entries=32, show_spinner=False)
 def _base_graph(uri: str, run_id: str, ring_id: str, page: int) -> RingGraph:
     members = ring_members(uri, run_id, ring_id)
     buyers = _buyer_ids(members)[page * MAX_GRAPH_BUYERS : (page + 1) * MAX_GRAPH_BUYERS]
-    sub = get_store(uri).neighbourhood("buyer", buyers, limit=40 * max(len(buyers), 1))
+    orders = _buyer_orders(uri, run_id, ring_id)
+    sub = orders_subgraph(orders, buyers, _seller_names(uri, run_id), truncated=len(orders) >= ORDER_LIMIT)
     return build_ring_graph(members, sub)
 
 
@@ -354,6 +379,15 @@ def neighbourhood(uri: str, node_id: str, limit: int = EXPAND_LIMIT) -> Any:
     """One node's neighbours (``graph.store.Subgraph``) in the buyer-seller-identifier graph."""
     entity, _, key = node_id.partition(":")
     return get_store(uri).neighbourhood(entity, [key], limit=limit)
+
+
+def store_buyers(uri: str, node_id: str) -> int | None:
+    """How many buyers in the whole store use this identifier (None for buyers and sellers)."""
+    if node_id.partition(":")[0] not in IDENTIFIER_COLUMNS:
+        return None
+    nodes = neighbourhood(uri, node_id).nodes.set_index("node_id")
+    count = nodes.at[node_id, "n_buyers"] if node_id in nodes.index else None
+    return None if count is None or pd.isna(count) else int(count)
 
 
 @st.cache_data(ttl=600, max_entries=64, show_spinner=False)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from graph.model import IDENTIFIER_COLUMNS
 from graph.store.base import Subgraph
 
 __all__ = [
@@ -28,6 +29,8 @@ __all__ = [
     "ENTITY_STYLE",
     "MAX_GRAPH_BUYERS",
     "MAX_GRAPH_NODES",
+    "GRAPH_ORDER_COLUMNS",
+    "orders_subgraph",
     "build_ring_graph",
     "add_expansion",
     "neighbourhood_graph",
@@ -97,6 +100,91 @@ class RingGraph:
     hidden_identifiers: int = 0
     truncated: bool = False
     expanded: list[str] = field(default_factory=list)
+
+
+# The order columns a ring's picture is drawn from: who bought from whom, and each identifier's key and raw value.
+GRAPH_ORDER_COLUMNS = ["buyer_id", "seller_id", "created_at", *dict.fromkeys(c for pair in IDENTIFIER_COLUMNS.values() for c in pair)]
+
+
+def _order_links(orders: pd.DataFrame) -> pd.DataFrame:
+    """One row per order and thing it links its buyer to (``source, target, rel, raw, created_at``)."""
+    source = "buyer:" + orders["buyer_id"].astype(str)
+    parts = [
+        pd.DataFrame(
+            {
+                "source": source,
+                "target": "seller:" + orders["seller_id"].astype(str),
+                "rel": "BOUGHT_FROM",
+                "raw": None,
+                "created_at": orders["created_at"],
+            }
+        )
+    ]
+    for kind, (col, raw) in IDENTIFIER_COLUMNS.items():
+        has = orders[col].notna()
+        parts.append(
+            pd.DataFrame(
+                {
+                    "source": source[has],
+                    "target": kind + ":" + orders.loc[has, col].astype(str),
+                    "rel": "USED",
+                    "raw": orders.loc[has, raw],
+                    "created_at": orders.loc[has, "created_at"],
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def orders_subgraph(
+    orders: pd.DataFrame, buyer_ids: list[str], seller_names: dict[str, str] | None = None, *, truncated: bool = False
+) -> Subgraph:
+    """The buyers' neighbourhood collapsed from their orders, shaped as ``store.neighbourhood("buyer", ...)`` returns it.
+
+    The edges follow the store's rule (:data:`graph.model.IDENTIFIER_COLUMNS`):
+    one ``USED`` edge per buyer and identifier key, one ``BOUGHT_FROM`` per
+    buyer and seller, with the number of orders and the first and last order
+    time. The Ring page reads these orders for its evidence anyway, so its
+    picture needs no second store read. An identifier shows its most common
+    spelling in these orders (ties: the smallest); ``n_buyers`` (store-wide)
+    is left unknown, because it costs a scan of every order and only a
+    clicked node shows it.
+
+    Parameters
+    ----------
+    orders : pandas.DataFrame
+        Orders with at least :data:`GRAPH_ORDER_COLUMNS`; those of other buyers are ignored.
+    buyer_ids : list of str
+        The buyers to draw (a buyer without orders is still a node).
+    seller_names : dict, optional
+        Seller id -> shop name, shown instead of the id.
+    truncated : bool
+        Passed on: the orders were cut by a read limit.
+    """
+    links = _order_links(orders[orders["buyer_id"].isin(buyer_ids)])
+    edges = (
+        links.groupby(["source", "target", "rel"], as_index=False, sort=False)
+        .agg(n_orders=("created_at", "size"), first_seen=("created_at", "min"), last_seen=("created_at", "max"))
+        .astype({"n_orders": "int64"})
+        .sort_values(["n_orders", "source", "target"], ascending=[False, True, True], kind="stable")
+        .reset_index(drop=True)
+    )
+    spellings = links.dropna(subset=["raw"]).groupby(["target", "raw"], as_index=False).size()
+    spellings = spellings.sort_values(["target", "size", "raw"], ascending=[True, False, True]).drop_duplicates("target")
+    display = dict(zip(spellings["target"], spellings["raw"], strict=True))
+    display.update({f"seller:{s}": name for s, name in (seller_names or {}).items()})
+    node_ids = sorted(set(edges["target"]) | {f"buyer:{b}" for b in buyer_ids})
+    entity, key = zip(*(n.split(":", 1) for n in node_ids), strict=True) if node_ids else ((), ())
+    nodes = pd.DataFrame(
+        {
+            "node_id": node_ids,
+            "entity": list(entity),
+            "key": list(key),
+            "display": [display.get(n) or k for n, k in zip(node_ids, key, strict=True)],
+            "n_buyers": pd.array([pd.NA] * len(node_ids), dtype=object),
+        }
+    )
+    return Subgraph(nodes=nodes, edges=edges, truncated=truncated)
 
 
 def _member_ids(members: pd.DataFrame) -> pd.Series:

@@ -52,9 +52,15 @@ def why_flagged(signals: pd.DataFrame, *, top: int = 6) -> None:
             st.dataframe(signals.drop(columns="ring_id"), hide_index=True, width="stretch")
 
 
-def node_details(graph: RingGraph, node_id: str) -> None:
-    """What the analyst clicked: its identity, how widely it is shared, and its links in the picture."""
-    row = graph.nodes.set_index("node_id").loc[node_id]
+def node_details(graph: RingGraph, node_id: str, store_buyers: int | None = None) -> None:
+    """What the analyst clicked: its identity, how widely it is shared, and its links in the picture.
+
+    ``store_buyers`` (buyers in the whole store using the identifier) fills in
+    a picture that left it unknown.
+    """
+    row = graph.nodes.set_index("node_id").loc[node_id].copy()
+    if store_buyers is not None and pd.isna(row["n_buyers"]):
+        row["n_buyers"] = store_buyers
     kind = ENTITY_STYLE.get(row["entity"], (row["entity"],))[0]
     st.caption(kind)
     st.text(str(row["display"]))

@@ -95,7 +95,7 @@ with right:
     if node_id is None:
         st.caption("Click a node in the graph.")
     else:
-        panels.node_details(graph, node_id)
+        panels.node_details(graph, node_id, data.store_buyers(uri, node_id))
         if node_id not in expanded and st.button("Expand its neighbours", icon=":material/open_in_full:"):
             st.session_state["expanded"][ring_id] = [*expanded, node_id]
             st.rerun()
