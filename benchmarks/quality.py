@@ -37,9 +37,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-# Run as a script, Python puts benchmarks/ first on the path, where benchmarks/ingest.py
-# would shadow the ingest package: the repository root goes first instead.
-sys.path[0] = str(Path(__file__).resolve().parents[1])
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from graph.detect.pipeline import METHODS  # noqa: E402
 from graph.evaluate import Truth, ablation, ablation_variants, load_truth  # noqa: E402
