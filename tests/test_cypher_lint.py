@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -27,6 +26,7 @@ from graph.store.cypher import (
     RELATIONSHIP_TYPES,
     STORE_EDGE_TYPES,
     STATEMENTS,
+    markdown_queries,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -128,19 +128,10 @@ def store_lint(request) -> dict[str, list[dict]]:
     return lint(statements, _cache(request))
 
 
-_DOC_BLOCK = re.compile(r"```cypher\n(.*?)```", re.S)
-_DOC_PARAMS = re.compile(r"^//\s*Parameters:\s*(.*)$", re.M)
-
-
 def doc_queries() -> dict[str, dict]:
-    """The ```cypher blocks of docs/neo4j.md; a ``// Parameters: a, b`` line declares their parameters."""
-    blocks = {}
-    for n, match in enumerate(_DOC_BLOCK.finditer(DOCS.read_text(encoding="utf-8")), start=1):
-        text = match.group(1)
-        declared = _DOC_PARAMS.search(text)
-        params = [p.strip().lstrip("$") for p in declared.group(1).split(",")] if declared else []
-        blocks[f"docs/neo4j.md block {n}"] = {"text": text, "parameters": [p for p in params if p]}
-    return blocks
+    """The ```cypher blocks of docs/neo4j.md by position, with the parameters they declare."""
+    queries = markdown_queries(DOCS.read_text(encoding="utf-8"))
+    return {f"docs/neo4j.md block {n}": {"text": q["text"], "parameters": q["parameters"]} for n, q in enumerate(queries, 1)}
 
 
 @pytest.fixture(scope="session")

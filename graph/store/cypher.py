@@ -37,6 +37,7 @@ from graph.schema import ENTITY_SCHEMAS, ORDER_SCHEMA, RESULT_SCHEMAS
 __all__ = [
     "Statement",
     "STATEMENTS",
+    "markdown_queries",
     "STORE_NODE_TYPES",
     "STORE_EDGE_TYPES",
     "LABELS",
@@ -425,47 +426,39 @@ ENTITY_UPSERT: dict[str, Statement] = {
     )
     for entity in ("buyer", "seller", "item")
 }
-# A buyers row names the account's registered phone: REGISTERED_PHONE follows the latest row.
-BUYERS_UNREGISTER_PHONE = _register(
-    "buyers_unregister_phone",
-    """
-    UNWIND $buyer_ids AS buyer_id
-    MATCH (:Buyer {buyer_id: buyer_id})-[r:REGISTERED_PHONE]->(p:Phone)
-    DELETE r
-    RETURN p.key AS key
-    """,
-    "buyer_ids",
-)
-BUYERS_REGISTER_PHONE = _register(
-    "buyers_register_phone",
-    """
-    UNWIND $rows AS row
-    MATCH (b:Buyer {buyer_id: row.buyer_id})
-    MERGE (p:Phone {key: row.phone_key})
-    MERGE (b)-[:REGISTERED_PHONE]->(p)
-    """,
-    "rows",
-)
-ITEMS_UNLIST = _register(
-    "items_unlist",
-    """
-    UNWIND $item_ids AS item_id
-    MATCH (:Item {item_id: item_id})-[r:LISTED_BY]->(s:Seller)
-    DELETE r
-    RETURN s.seller_id AS seller_id
-    """,
-    "item_ids",
-)
-ITEMS_LIST = _register(
-    "items_list",
-    """
-    UNWIND $rows AS row
-    MATCH (i:Item {item_id: row.item_id})
-    MERGE (s:Seller {seller_id: row.seller_id})
-    MERGE (i)-[:LISTED_BY]->(s)
-    """,
-    "rows",
-)
+# An entity row may name one linked node: a buyer its registered phone, an item its shop.
+# The link follows the latest row (the old one is dropped, its node pruned when orphaned).
+# entity -> (relationship, row column, target label, target key, ORPHANS_DELETE kind)
+ENTITY_LINKS: dict[str, tuple[str, str, str, str, str]] = {
+    "buyer": ("REGISTERED_PHONE", "phone_key", "Phone", "key", "phone"),
+    "item": ("LISTED_BY", "seller_id", "Seller", "seller_id", "seller"),
+}
+ENTITY_UNLINK: dict[str, Statement] = {
+    entity: _register(
+        f"entity_unlink_{entity}",
+        f"""
+        UNWIND $keys AS key
+        MATCH (:{_LABEL[entity]} {{{_KEY[entity]}: key}})-[r:{rel}]->(t:{label})
+        DELETE r
+        RETURN t.{target_key} AS key
+        """,
+        "keys",
+    )
+    for entity, (rel, _column, label, target_key, _kind) in ENTITY_LINKS.items()
+}
+ENTITY_LINK: dict[str, Statement] = {
+    entity: _register(
+        f"entity_link_{entity}",
+        f"""
+        UNWIND $rows AS row
+        MATCH (n:{_LABEL[entity]} {{{_KEY[entity]}: row.key}})
+        MERGE (t:{label} {{{target_key}: row.target}})
+        MERGE (n)-[:{rel}]->(t)
+        """,
+        "rows",
+    )
+    for entity, (rel, _column, label, target_key, _kind) in ENTITY_LINKS.items()
+}
 
 # -- reads --------------------------------------------------------------------------
 
@@ -895,3 +888,25 @@ DROP_LABEL: dict[str, Statement] = {
     )
     for label in _DROP_ORDER
 }
+
+
+_MD_BLOCK = re.compile(r"```cypher\n(.*?)```", re.S)
+_MD_PARAMS = re.compile(r"^//\s*Parameters:\s*(.*)$", re.M)
+
+
+def markdown_queries(markdown: str) -> list[dict]:
+    """The ```` ```cypher ```` blocks of a Markdown page, such as docs/neo4j.md's analyst queries.
+
+    Each is ``{"title", "text", "parameters"}``: the title is the paragraph
+    before the block, the parameters those a ``// Parameters: a, b`` line in
+    the block declares.
+    """
+    queries, start = [], 0
+    for block in _MD_BLOCK.finditer(markdown):
+        intro = [p.strip() for p in markdown[start : block.start()].split("\n\n") if p.strip()]
+        declared = _MD_PARAMS.search(block.group(1))
+        params = [p.strip().lstrip("$") for p in declared.group(1).split(",")] if declared else []
+        title = " ".join(intro[-1].split()).rstrip(":") if intro else ""
+        queries.append({"title": title, "text": block.group(1), "parameters": [p for p in params if p]})
+        start = block.end()
+    return queries

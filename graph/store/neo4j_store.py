@@ -420,22 +420,15 @@ class Neo4jStore:
         for batch in table.to_batches(self._batch_size):
             rows = [{**r, "has_attributes": True} for r in _plain_rows(batch)]
             _consume(tx, C.ENTITY_UPSERT[entity], rows=rows)
-            if entity == "buyer":
-                # The registered phone is a Phone node; REGISTERED_PHONE follows the latest row.
-                old = [r["key"] for r in _run(tx, C.BUYERS_UNREGISTER_PHONE, buyer_ids=[r["buyer_id"] for r in rows])]
-                phones = [{"buyer_id": r["buyer_id"], "phone_key": r["phone_key"]} for r in rows if "phone_key" in r]
-                if phones:
-                    _consume(tx, C.BUYERS_REGISTER_PHONE, rows=phones)
+            if entity in C.ENTITY_LINKS:
+                _rel, column, _label, _target_key, orphan_kind = C.ENTITY_LINKS[entity]
+                ids = [r[f"{entity}_id"] for r in rows]
+                old = [r["key"] for r in _run(tx, C.ENTITY_UNLINK[entity], keys=ids)]
+                links = [{"key": r[f"{entity}_id"], "target": r[column]} for r in rows if column in r]
+                if links:
+                    _consume(tx, C.ENTITY_LINK[entity], rows=links)
                 if old:
-                    _consume(tx, C.ORPHANS_DELETE["phone"], keys=sorted(set(old)))
-            if entity == "item":
-                # An item row names its shop: LISTED_BY follows the latest row.
-                old = [r["seller_id"] for r in _run(tx, C.ITEMS_UNLIST, item_ids=[r["item_id"] for r in rows])]
-                listed = [{"item_id": r["item_id"], "seller_id": r["seller_id"]} for r in rows if "seller_id" in r]
-                if listed:
-                    _consume(tx, C.ITEMS_LIST, rows=listed)
-                if old:
-                    _consume(tx, C.ORPHANS_DELETE["seller"], keys=sorted(set(old)))
+                    _consume(tx, C.ORPHANS_DELETE[orphan_kind], keys=sorted(set(old)))
 
     # -- reads --------------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
