@@ -115,7 +115,8 @@ def browser():
 def test_server_keeps_the_store_off_its_command_line(server):
     _url, uri, proc, _log = server
     cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().decode().split("\0")
-    assert "streamlit" in cmdline and not any(uri in part or "store.duckdb" in part for part in cmdline)
+    assert "app.web.serve" in cmdline and "run" in cmdline  # Streamlit's `run`, through the preloading launcher
+    assert not any(uri in part or "store.duckdb" in part for part in cmdline)
 
 
 def test_analyst_triages_a_ring_end_to_end(server, browser, tmp_path):

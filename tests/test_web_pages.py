@@ -366,6 +366,10 @@ def test_ring_graph_draws_shared_identifiers_only(store_uri):
     assert graph.nodes[["x", "y"]].equals(again.nodes[["x", "y"]])  # same ring, same picture
     spec = graph_view.echarts_spec(graph)
     assert len(spec["series"][0]["data"]) == 12 and len(spec["series"][0]["links"]) == 8 * 3 + 8
+    # Links name their ends by position in the node list: each drawn link joins the nodes it joins in the graph.
+    ids = [d["id"] for d in spec["series"][0]["data"]]
+    drawn = {(ids[link["source"]], ids[link["target"]], link["value"]) for link in spec["series"][0]["links"]}
+    assert drawn == set(zip(graph.edges["source"], graph.edges["target"], graph.edges["n_orders"], strict=True))
     # Clicking node i selects it; an index from an older, larger picture selects nothing.
     event = {"selection": {"selected": [{"data_type": "node", "data_indices": [0]}]}}
     assert graph_view.selected_node(event, graph.nodes) == graph.nodes["node_id"].iloc[0]
@@ -418,3 +422,25 @@ def test_busiest_hour_and_account_ages():
     buyers = pd.DataFrame({"buyer_id": ["a"], "registered_at": pd.to_datetime(["2026-02-27"], utc=True)})
     ages = evidence.account_ages(buyers, orders_frame).set_index("buyer_id")
     assert ages.loc["a", "bucket"] == "< 7 days" and ages.loc["b", "bucket"] == "unknown"
+
+
+def test_a_rings_orders_are_the_same_from_the_runs_read_or_its_own(store_uri, monkeypatch):
+    # A ring takes its orders from one read of all the run's ring buyers, or reads its own when the run has
+    # too many to keep: either way they are exactly the store's orders of its buyers, newest first.
+    store = open_store(store_uri)
+    run_id = str(store.runs()[0]["run_id"])
+    members = store.read_results("ring_members", run_id).to_pandas()
+
+    def fresh(ring_id: str) -> pd.DataFrame:
+        data._run_orders.clear()
+        data._buyer_orders.clear()
+        return data._buyer_orders(store_uri, run_id, ring_id)
+
+    for ring_id in sorted(set(members["ring_id"])):
+        buyers = data._buyer_ids(members[members["ring_id"] == ring_id])
+        expected = store.orders_of(buyers, columns=data.RING_ORDER_COLUMNS, limit=data.ORDER_LIMIT).to_pandas()
+        assert len(expected) > 0
+        pd.testing.assert_frame_equal(fresh(ring_id), expected)
+        with monkeypatch.context() as patch:
+            patch.setattr(data, "RUN_BUYER_LIMIT", 0)
+            pd.testing.assert_frame_equal(fresh(ring_id), expected)

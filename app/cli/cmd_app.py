@@ -23,11 +23,15 @@ ENTRY = Path(__file__).resolve().parents[1] / "web" / "main.py"
 
 
 def streamlit_argv(*, port: int, host: str, headless: bool) -> list[str]:
-    """The ``python -m streamlit run`` command line for the explorer (no store, no secrets in it)."""
+    """The ``streamlit run`` command line for the explorer (no store, no secrets in it).
+
+    It runs Streamlit through :mod:`app.web.serve`, which imports the pages'
+    libraries before the server listens, so the first analyst does not wait for them.
+    """
     return [
         sys.executable,
         "-m",
-        "streamlit",
+        "app.web.serve",
         "run",
         str(ENTRY),
         "--server.port",

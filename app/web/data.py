@@ -12,6 +12,7 @@ never from the command line.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import logging
@@ -19,7 +20,7 @@ import os
 import threading
 import re
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ from graph.store import GraphStore, open_store, redact_uri
 
 __all__ = [
     "store_uri",
+    "store_session",
     "display_uri",
     "get_store",
     "runs",
@@ -60,6 +62,7 @@ __all__ = [
     "ring_members",
     "ring_evidence",
     "ring_orders",
+    "ring_timeline",
     "ring_accounts",
     "ring_graph",
     "ring_graph_spec",
@@ -110,6 +113,25 @@ def display_uri(uri: str) -> str:
 def get_store(uri: str) -> GraphStore:
     """The one store object of this process (it opens short connections per operation)."""
     return open_store(uri)
+
+
+@contextlib.contextmanager
+def store_session(uri: str) -> Iterator[None]:
+    """One store connection for a whole page run, where the store offers it (the embedded store does).
+
+    A page run makes a few store reads (runs, decisions, a ring's orders); one
+    connection for all of them saves opening the database file each time. It is
+    released when the run ends, so a batch can still take the file between runs.
+    A store that cannot be opened is left to the page, which says so.
+    """
+    with contextlib.ExitStack() as stack:
+        try:
+            session = getattr(get_store(uri), "session", None)
+            if callable(session):
+                stack.enter_context(session())
+        except RingWatchError:
+            pass  # the page reads the store again and shows why it cannot
+        yield
 
 
 # -- runs and rings ----------------------------------------------------------------
@@ -186,23 +208,26 @@ def data_range(uri: str, run_id: str, newest: bool = False) -> tuple[Any, Any]:
 
 # -- decisions -------------------------------------------------------------------
 @st.cache_data(ttl=LIVE_TTL, show_spinner=False)
+def _decisions(uri: str) -> pd.DataFrame:
+    # Every decision, newest first: one store read serves the labels of all rings and each ring's history.
+    return _frame(get_store(uri).decisions())
+
+
 def labels(uri: str) -> pd.DataFrame:
     """The latest decision per ring (``ring_id, decision, analyst, note, decided_at``)."""
-    frame = _frame(get_store(uri).decisions())
-    return frame.drop_duplicates("ring_id", keep="first").reset_index(drop=True)
+    return _decisions(uri).drop_duplicates("ring_id", keep="first").reset_index(drop=True)
 
 
-@st.cache_data(ttl=LIVE_TTL, show_spinner=False)
 def decision_history(uri: str, ring_id: str) -> pd.DataFrame:
     """Every decision on one ring, newest first."""
-    return _frame(get_store(uri).decisions(ring_id))
+    frame = _decisions(uri)
+    return frame[frame["ring_id"] == ring_id].reset_index(drop=True)
 
 
 def record_decision(uri: str, ring_id: str, decision: str, analyst: str, note: str) -> None:
     """Store a decision and make every page see it at once."""
     get_store(uri).record_decision(ring_id, decision, analyst, note)
-    labels.clear()
-    decision_history.clear()
+    _decisions.clear()
 
 
 def label_status(frame: pd.DataFrame, latest: pd.DataFrame, run_finished_at: Any = None) -> pd.Series:
@@ -236,9 +261,11 @@ _prefetch_lock = threading.Lock()
 def prefetch(uri: str, run_id: str, ring_ids: tuple[str, ...]) -> None:
     """Warm the cache for the first rings of a run in a background thread, once per run and process.
 
-    The first open of a large ring reads the store for seconds at 1M orders;
-    analysts triage the highest-scored undecided rings first, so those are
-    ready before they click. ``RINGWATCH_APP_PREFETCH`` sets how many (0: off).
+    The first ring opened in a run reads the orders of all the run's ring
+    buyers (:func:`_run_orders`: seconds at 1M orders on a busy machine); done
+    here, in the background as soon as a page shows the run, no analyst waits
+    for it. Analysts triage the highest-scored undecided rings first, so their
+    pictures are drawn too. ``RINGWATCH_APP_PREFETCH`` sets how many (0: off).
     """
     count = int(os.environ.get(PREFETCH_ENV, PREFETCH_DEFAULT) or 0)
     with _prefetch_lock:
@@ -248,14 +275,17 @@ def prefetch(uri: str, run_id: str, ring_ids: tuple[str, ...]) -> None:
     wanted = ring_ids[:count]
 
     def warm() -> None:
-        for ring_id in wanted:
-            try:
-                ring_graph_spec(uri, run_id, ring_id)
-                ring_orders(uri, run_id, ring_id)
-                ring_evidence(uri, run_id, ring_id)
-            except RingWatchError as exc:  # a busy or moved store: pages load the ring on demand
-                log.warning("prefetch of ring %s stopped: %s", ring_id, exc)
-                return
+        # One store connection for all of them: the database stays open between the reads, so a run whose
+        # rings are read one by one pays for loading the orders table's columns once, not once per ring.
+        with store_session(uri):
+            for ring_id in wanted:
+                try:
+                    ring_graph_spec(uri, run_id, ring_id)
+                    ring_orders(uri, run_id, ring_id)
+                    ring_evidence(uri, run_id, ring_id)
+                except RingWatchError as exc:  # a busy or moved store: pages load the ring on demand
+                    log.warning("prefetch of ring %s stopped: %s", ring_id, exc)
+                    return
 
     threading.Thread(target=warm, name=f"ringwatch-prefetch-{run_id}", daemon=True).start()
 
@@ -304,11 +334,12 @@ def _seller_ids(ring: pd.Series, members: pd.DataFrame) -> list[str]:
     return sorted(set(sellers) | set(targets))
 
 
-# The order columns the case file shows; reading only these keeps wide text columns off the page's path.
+# The order columns the evidence panels use. A ring's orders lie all over the orders table, so a read costs
+# by the column: only these are read (not chat texts, item ids or delivery times, which no panel shows).
 ORDER_COLUMNS = [
-    "order_id", "buyer_id", "seller_id", "item_id", "created_at", "amount", "quantity", "item_price", "ip",
-    "tracking_no", "carrier", "parcel_weight_g", "shipped_at", "delivered_at", "confirmed_at", "status",
-    "refund_reason", "rating", "review_text", "chat_messages", "waybill_key",
+    "order_id", "buyer_id", "seller_id", "created_at", "amount", "quantity", "item_price", "ip",
+    "tracking_no", "carrier", "parcel_weight_g", "shipped_at", "confirmed_at", "status",
+    "refund_reason", "rating", "review_text", "waybill_key",
 ]
 
 
@@ -316,16 +347,41 @@ ORDER_COLUMNS = [
 RING_ORDER_COLUMNS = list(dict.fromkeys([*ORDER_COLUMNS, *GRAPH_ORDER_COLUMNS]))
 
 
+RUN_BUYER_LIMIT = 20_000  # ring buyers of a run whose orders are read at once (more: each ring reads its own)
+RUN_ORDER_LIMIT = 200_000  # ... and their orders kept in memory (about 130 MB at most)
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _run_orders(uri: str, run_id: str) -> pd.DataFrame | None:
+    """Every order of every ring buyer of the run, newest first (None when there are too many to keep).
+
+    A ring's orders lie all over the orders table, so a store read costs by
+    the column, not by the row: at 1M orders, the orders of all 4,191 ring
+    buyers of a run (28k rows) cost about what one ring's orders cost (0.85
+    against 0.7 CPU seconds). Read once per run, every ring of the run then
+    opens from memory. Shared, never modified (``cache_resource``: a ring
+    takes its slice without copying the whole frame).
+    """
+    members = _members(uri, run_id)
+    buyers = sorted(set(members.loc[members["entity_type"] == "buyer", "entity_id"].astype(str)))
+    if len(buyers) > RUN_BUYER_LIMIT:
+        return None
+    table = get_store(uri).orders_of(buyers, columns=RING_ORDER_COLUMNS, limit=RUN_ORDER_LIMIT + 1)
+    return None if table.num_rows > RUN_ORDER_LIMIT else _frame(table)
+
+
 @st.cache_data(max_entries=32, show_spinner=False)
 def _buyer_orders(uri: str, run_id: str, ring_id: str) -> pd.DataFrame:
-    """Every order of the ring's buyers, newest first: the one store read behind a ring's graph and evidence.
+    """Every order of the ring's buyers (up to ``ORDER_LIMIT``), newest first: behind a ring's graph and evidence.
 
-    The buyers' orders lie all over the orders table, so a read costs by the
-    column, not by the row; one read of the columns both need decompresses
-    each of them once.
+    Taken from the run's ring orders (:func:`_run_orders`), or read from the
+    store for this ring alone when the run has too many to keep.
     """
-    members = ring_members(uri, run_id, ring_id)
-    return _frame(get_store(uri).orders_of(_buyer_ids(members), columns=RING_ORDER_COLUMNS, limit=ORDER_LIMIT))
+    buyers = _buyer_ids(ring_members(uri, run_id, ring_id))
+    run_orders = _run_orders(uri, run_id)
+    if run_orders is not None:
+        return run_orders[run_orders["buyer_id"].isin(buyers)].head(ORDER_LIMIT).reset_index(drop=True)
+    return _frame(get_store(uri).orders_of(buyers, columns=RING_ORDER_COLUMNS, limit=ORDER_LIMIT))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -336,6 +392,13 @@ def ring_orders(uri: str, run_id: str, ring_id: str, *, only_ring_sellers: bool 
         ring = rings(uri, run_id).set_index("ring_id").loc[ring_id]
         orders = evidence.ring_orders(orders, _seller_ids(ring, ring_members(uri, run_id, ring_id)))
     return orders.reset_index(drop=True)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def ring_timeline(uri: str, run_id: str, ring_id: str) -> tuple[pd.DataFrame, tuple[int, Any]]:
+    """The ring's orders per time bin and seller, and its busiest hour (the timeline tab, open by default)."""
+    orders = ring_orders(uri, run_id, ring_id)
+    return evidence.timeline(orders), evidence.busiest_hour(orders)
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -412,26 +475,36 @@ def ring_graph_spec(uri: str, run_id: str, ring_id: str, page: int = 0, expanded
     return echarts_spec(ring_graph(uri, run_id, ring_id, page, expanded))
 
 
-def ring_export(uri: str, run_id: str, ring_id: str) -> dict[str, bytes]:
-    """The ring as downloadable files: ``members.csv``, ``evidence.csv`` and ``ring.json``."""
+def ring_export(uri: str, run_id: str, ring_id: str) -> dict[str, Callable[[], bytes]]:
+    """The ring as downloadable files (``members.csv``, ``evidence.csv``, ``ring.json``).
+
+    Each file is a function that writes it when the analyst clicks (``st.download_button``
+    with a callable): the frames are the page's cached ones, and serialising them on
+    every page run would cost time and send every file to the browser unasked.
+    """
     ring = rings(uri, run_id).set_index("ring_id").loc[ring_id]
     members = ring_members(uri, run_id, ring_id)
     signals = ring_evidence(uri, run_id, ring_id)
     history = decision_history(uri, ring_id)
-    document = {
-        "run_id": run_id,
-        "ring": {"ring_id": ring_id, **{k: _plain(v) for k, v in ring.drop(labels=["size"], errors="ignore").items()}},
-        "members": [{k: _plain(v) for k, v in r.items()} for r in members.drop(columns="ring_id").to_dict("records")],
-        "evidence": [{k: _plain(v) for k, v in r.items()} for r in signals.drop(columns="ring_id").to_dict("records")],
-        "decisions": [{k: _plain(v) for k, v in r.items()} for r in history.to_dict("records")],
-    }
+
+    def document() -> bytes:
+        doc = {
+            "run_id": run_id,
+            "ring": {"ring_id": ring_id, **{k: _plain(v) for k, v in ring.drop(labels=["size"], errors="ignore").items()}},
+            "members": [{k: _plain(v) for k, v in r.items()} for r in members.drop(columns="ring_id").to_dict("records")],
+            "evidence": [{k: _plain(v) for k, v in r.items()} for r in signals.drop(columns="ring_id").to_dict("records")],
+            "decisions": [{k: _plain(v) for k, v in r.items()} for r in history.to_dict("records")],
+        }
+        return json.dumps(doc, ensure_ascii=False, indent=2).encode("utf-8")
+
     return {
-        "members.csv": members.to_csv(index=False).encode("utf-8"),
-        "evidence.csv": signals.to_csv(index=False).encode("utf-8"),
-        "ring.json": json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8"),
+        "members.csv": lambda: members.to_csv(index=False).encode("utf-8"),
+        "evidence.csv": lambda: signals.to_csv(index=False).encode("utf-8"),
+        "ring.json": document,
     }
 
 
+@st.cache_resource(show_spinner=False)
 def report_formats() -> tuple[str, ...]:
     """Report formats the installed reports package offers (``html``, ``pdf``); empty without it."""
     try:

@@ -56,6 +56,7 @@ ENTITY_STYLE: dict[str, tuple[str, str, str]] = {
     "ipnet": ("IP network", "#BBBBBB", "triangle"),
     "waybill": ("Waybill", "#F0E442", "rect"),
 }
+LINK_WIDTH = 0.6  # a link of one order; heavier links are drawn thicker
 OUTSIDE_COLOUR = "#C8C8C8"  # nodes reached by expanding, not in the ring
 SHARED_BORDER = "#B00020"
 
@@ -408,17 +409,17 @@ def echarts_spec(graph: RingGraph, *, height_hint: int = 560) -> dict:
         if r["entity"] == "seller" or (r["shared"] and r["n_ring_buyers"] >= 3):
             item["label"] = {"show": True}
         data.append(item)
-    drawn = set(nodes["node_id"])
-    links = [
-        {
-            "source": s,  # node ids: ECharts matches links to nodes by id when nodes carry one
-            "target": t,
-            "value": int(n),
-            "lineStyle": {"width": round(0.6 + 0.8 * float(np.log2(max(int(n), 1))), 2)},
-        }
-        for s, t, n in zip(graph.edges["source"], graph.edges["target"], graph.edges["n_orders"], strict=True)
-        if s in drawn and t in drawn
-    ]
+    # Links name their nodes by position in ``data`` (a few hundred nodes carry thousands of links, so
+    # short links keep the spec small: it is copied, sent and parsed on every page run). A link of one
+    # order takes the series' line width; heavier ones are drawn thicker.
+    position = {node_id: i for i, node_id in enumerate(nodes["node_id"])}
+    links = []
+    for s, t, n in zip(graph.edges["source"], graph.edges["target"], graph.edges["n_orders"], strict=True):
+        if s in position and t in position:
+            link: dict = {"source": position[s], "target": position[t], "value": int(n)}
+            if n > 1:
+                link["lineStyle"] = {"width": round(LINK_WIDTH + 0.8 * float(np.log2(int(n))), 2)}
+            links.append(link)
     categories = [
         {"name": ENTITY_STYLE[e][0], "itemStyle": {"color": ENTITY_STYLE[e][1]}, "symbol": ENTITY_STYLE[e][2]}
         for e in entities
@@ -440,7 +441,7 @@ def echarts_spec(graph: RingGraph, *, height_hint: int = 560) -> dict:
                 "links": links,
                 "label": {"position": "right", "fontSize": 11},
                 "labelLayout": {"hideOverlap": True},
-                "lineStyle": {"color": "source", "opacity": 0.45},
+                "lineStyle": {"color": "source", "opacity": 0.45, "width": LINK_WIDTH},
                 "emphasis": {"focus": "adjacency", "lineStyle": {"width": 3}},
                 "select": {"itemStyle": {"borderColor": "#000000", "borderWidth": 3}},
                 "scaleLimit": {"min": 0.3, "max": 10},

@@ -21,5 +21,6 @@ page = st.navigation(
     ],
     position="top",
 )
-ui.status_bar(access, data.store_uri())
-page.run()
+with data.store_session(data.store_uri()):
+    ui.status_bar(access, data.store_uri())
+    page.run()

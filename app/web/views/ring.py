@@ -29,13 +29,11 @@ def _picked() -> None:
 
 
 by_id = rings.set_index("ring_id")
-st.selectbox(
-    "Ring",
-    ids,
-    key="ring_pick",
-    on_change=_picked,
-    format_func=lambda r: f"{r} · {ui.TYPE_NAMES.get(by_id.at[r, 'ring_type'], '')} · score {by_id.at[r, 'score']:.2f}",
-)
+names = {
+    r: f"{r} · {ui.TYPE_NAMES.get(t, '')} · score {score:.2f}"
+    for r, t, score in zip(ids, rings["ring_type"], rings["score"], strict=True)
+}
+st.selectbox("Ring", ids, key="ring_pick", on_change=_picked, format_func=names.__getitem__)
 ring_id = wanted
 st.query_params["ring"] = ring_id
 ring = by_id.loc[ring_id]
@@ -110,7 +108,8 @@ tabs = st.tabs(
 )
 if tabs[0].open:
     with tabs[0]:
-        panels.timeline(orders)
+        bins, busiest = data.ring_timeline(uri, run_id, ring_id)
+        panels.timeline(orders, bins, busiest)
 if tabs[1].open:
     with tabs[1]:
         panels.amounts(orders)
@@ -165,10 +164,10 @@ for col, fmt in zip(cols, reports, strict=False):
         type="primary" if fmt == "html" else "secondary",
         on_click="ignore",  # a download changes nothing on the page; a rerun would only re-render it
     )
-for col, (name, payload) in zip(cols[len(reports) :], files.items(), strict=True):
+for col, (name, build) in zip(cols[len(reports) :], files.items(), strict=True):
     col.download_button(
         name,
-        payload,
+        build,  # written on the click, like the reports
         file_name=f"{ring_id}_{name}",
         mime="application/json" if name.endswith(".json") else "text/csv",
         icon=":material/download:",
