@@ -278,6 +278,8 @@ def merge_shared_targets(
     *,
     kinds: Sequence[str] | None = None,
     periods: Sequence[tuple[float, float]] | None = None,
+    broad: Sequence[bool] | None = None,
+    weights: Sequence[dict[str, float]] | None = None,
     min_overlap: float = 0.5,
 ) -> list[Ring]:
     """Merge rings that concentrate on the same target shop: one campaign, found in pieces.
@@ -304,6 +306,18 @@ def merge_shared_targets(
     periods : sequence of (start, end), optional
         When given, only rings whose periods (e.g. of their orders at the
         targets) overlap merge: the same shop attacked in the same days.
+    broad : sequence of bool, optional
+        Which rings are broad proposals (a shop's returning customers, honest
+        regulars included). A broad ring and a focused one merge only when
+        at least ``min_overlap`` of the focused ring's buyers are in the broad
+        one: the same accounts seen from the shop's side. Otherwise the
+        shop's regulars would widen a ring of other accounts that merely
+        attack or boost the same shop.
+    weights : sequence of dict, optional
+        Per ring, its orders at each target. When given, the similarity is
+        the weighted Jaccard ``sum(min) / sum(max)`` of the two rings' shares
+        of orders per target: rings whose orders go mostly to the same shops,
+        not rings that merely touch one common shop.
     min_overlap : float, default 0.5
         Least Jaccard similarity of two rings' target sets.
 
@@ -331,12 +345,28 @@ def merge_shared_targets(
     if not pairs.empty:
         i, j, shared = (pairs[c].to_numpy() for c in ("i", "j", "shared"))
         size = np.array([len(t) for t in sets])
-        same = shared / (size[i] + size[j] - shared) >= min_overlap
+        if weights is None:
+            same = shared / (size[i] + size[j] - shared) >= min_overlap
+        else:
+            share = [{t: w / max(sum(ws.values()), 1e-12) for t, w in ws.items()} for ws in weights]
+            same = np.array([
+                sum(min(share[a].get(t, 0.0), share[b].get(t, 0.0)) for t in sets[a] | sets[b])
+                >= min_overlap * sum(max(share[a].get(t, 0.0), share[b].get(t, 0.0)) for t in sets[a] | sets[b])
+                for a, b in zip(i.tolist(), j.tolist(), strict=True)
+            ], dtype=bool)
         if kinds is not None:
             same &= np.array([kinds[a] == kinds[b] for a, b in zip(i, j, strict=True)], dtype=bool)
         if periods is not None:
             p = np.asarray(periods, dtype=np.float64).reshape(-1, 2)
             same &= (p[i, 0] <= p[j, 1]) & (p[j, 0] <= p[i, 1])
+        if broad is not None:
+            wide = np.asarray(broad, dtype=bool)
+            mixed = same & (wide[i] != wide[j])
+            for k in np.flatnonzero(mixed).tolist():
+                a, b = int(i[k]), int(j[k])
+                focused, proposal = (b, a) if wide[a] else (a, b)
+                inside = len(set(rings[focused].buyers) & set(rings[proposal].buyers))
+                same[k] = inside >= min_overlap * rings[focused].n_buyers
         for a, b in zip(i[same].tolist(), j[same].tolist(), strict=True):
             ra, rb = find(a), find(b)
             if ra != rb:

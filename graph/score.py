@@ -30,6 +30,12 @@ As a surprise after the search (``calibration="surprise"``)
     together once.
 Directly (``calibration="direct"``)
     How strongly shared identifiers bind the members (see ``_linkage``).
+Only against the same shops' other customers (``calibration="shops"``)
+    How *many* members share a binding identifier with another member
+    (``linked_members``), against how many of the targets' other customers
+    share one with another customer of the same shop (``_shop_links``):
+    twenty returning customers sharing devices two by two bind weakly on
+    average, yet no chance assembles them.
 
 Share signals are compared by the signed deviance of the binomial (accurate
 far in the tail, where small base rates live); every signal must clear a
@@ -95,6 +101,7 @@ __all__ = [
     "strength_from_z",
     "z_threshold",
     "poisson_surprise",
+    "binding_users",
 ]
 
 DAY = 86_400
@@ -111,6 +118,9 @@ LINKED_LINES: tuple[str, ...] = ("coordination", "lockstep")
 # Separately linked units (households, device pools) a group must exceed before what its
 # members do together counts beyond their links: one household and two acquaintances do not.
 LINKED_UNITS = 3.0
+# Linkage signals that say how many members are linked, not how tightly: they do not make
+# the group one household, so they explain none of its coordination (see _lines).
+UNBINDING: tuple[str, ...] = ("linked_members",)
 # Lines that corroborate but never make one of the two lines a case needs: they
 # count at most as much as the second strongest main line.
 SUPPORTING_LINES: tuple[str, ...] = ("accounts",)
@@ -156,10 +166,11 @@ class Signal:
         Name as published in ``top_signals`` and ``ring_evidence``.
     line : str
         The line of evidence it belongs to (:data:`LINES`).
-    calibration : {"null", "surprise", "direct"}
-        Against random look-alike groups, as a surprise after the search, or
+    calibration : {"null", "surprise", "direct", "shops"}
+        Against random look-alike groups, as a surprise after the search,
         directly (a 0..1 measure whose random-group value is nil, less that
-        value).
+        value), or only against the same shops' other customers (rings
+        without targets show nothing).
     kind : {"share", "value"}
         A share of observations (compared on the log-odds scale) or a number
         already on a comparable scale (logs of hours and days, credit units).
@@ -182,6 +193,7 @@ class Signal:
 
 SIGNALS: tuple[Signal, ...] = (
     Signal("shared_identifiers", "linkage", calibration="direct", kind="value"),  # see _linkage
+    Signal("linked_members", "linkage", calibration="shops"),  # see _shop_links
     Signal("target_concentration", "coordination", calibration="surprise"),
     Signal("shared_targets", "coordination", calibration="surprise"),
     Signal("repeat_purchases", "coordination"),
@@ -249,6 +261,9 @@ class Population:
     ident_key: np.ndarray | None = None
     ident_prior: np.ndarray | None = None
     household: float = 2.0
+    ident_index: pd.Index | None = None  # "kind\x1fkey" of each identifier code
+    linked_at: np.ndarray | None = None  # sorted buyer * n_sellers + seller: linked to another customer there
+    shop_linked: np.ndarray | None = None  # per seller, customers linked to another of its customers
     available: tuple[str, ...] = ()
 
     @property
@@ -314,6 +329,46 @@ def _lookup(values: pa.Array | pa.ChunkedArray, known: pa.Array) -> tuple[np.nda
     """Positions of ``values`` in ``known`` (hash lookup in Arrow) and which were found."""
     pos = pc.fill_null(pc.index_in(values, value_set=known), -1).to_numpy(zero_copy_only=False).astype(np.int64)
     return np.maximum(pos, 0), pos >= 0
+
+
+def _pairs_within(group: np.ndarray, member: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every unordered pair of members within each group (``group`` sorted)."""
+    n = len(group)
+    if n == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    sizes = np.diff(np.r_[starts, n])
+    later = np.repeat(sizes, sizes) - 1 - (np.arange(n) - np.repeat(starts, sizes))
+    src = np.repeat(np.arange(n), later)
+    dst = src + np.arange(len(src)) - np.repeat(np.cumsum(later) - later, later) + 1
+    return member[src], member[dst]
+
+
+def _shop_links(pop: Population, links: np.ndarray, pair_buyer: np.ndarray, pair_seller: np.ndarray) -> None:
+    """Which customers of each shop share a linking identifier with another customer of the same shop.
+
+    The baseline of ``linked_members``: honest households and colleagues
+    also shop together, so a ring's linked members are compared with how
+    often the same shops' other customers are linked to one another.
+    ``links`` marks the identifier codes that bind (shared, not a crowd).
+    """
+    use = links[pop.ident_code]
+    code, buyer = pop.ident_code[use], pop.ident_buyer[use]
+    order = np.lexsort((buyer, code))
+    a, b = _pairs_within(code[order], buyer[order])
+    n_b, n_s = pop.n_buyers, len(pop.seller_ids)
+    pop.shop_linked = np.zeros(n_s)
+    pop.linked_at = np.zeros(0, np.int64)
+    if not len(a):
+        return
+    key = np.unique(np.minimum(a, b) * n_b + np.maximum(a, b))
+    pairs = pd.DataFrame({"a": key // n_b, "b": key % n_b})
+    shops = pd.DataFrame({"b": pair_buyer, "s": pair_seller})
+    common = pairs.merge(shops.rename(columns={"b": "a"}), on="a").merge(shops, on=["b", "s"])
+    at = np.unique(np.concatenate([common["a"].to_numpy(np.int64), common["b"].to_numpy(np.int64)]) * n_s
+                   + np.tile(common["s"].to_numpy(np.int64), 2))
+    pop.linked_at = at
+    pop.shop_linked = np.bincount(at % n_s, minlength=n_s).astype(np.float64)
 
 
 def prepare(
@@ -506,6 +561,7 @@ def prepare(
             kind_s, key_s = (pc.cast(ident[c], pa.string()) for c in ("kind", "key"))
             pair = pc.binary_join_element_wise(kind_s, key_s, "\x1f").to_pandas()[ok]
             code, uniq = pd.factorize(pair)
+            pop.ident_index = pd.Index(uniq)
             frame = pd.DataFrame({"b": pos[ok], "c": code}).drop_duplicates()
             pop.ident_buyer = frame["b"].to_numpy(np.int64)
             pop.ident_code = frame["c"].to_numpy(np.int64)
@@ -522,6 +578,8 @@ def prepare(
             links = (pop.ident_users >= 2) & (pop.ident_prior / np.maximum(pop.ident_users - 1, 1) > LINK_MIN_WEIGHT)
             if links.any():
                 pop.household = max(2.0, float(np.quantile(pop.ident_users[links], 0.9)))
+                _shop_links(pop, links, o_buyer[first_of_pair], o_seller[first_of_pair])
+                avail.append("linked_members")
             avail.append("shared_identifiers")
 
     # Population reference (mean share or median value) and robust spread of each
@@ -666,8 +724,14 @@ def _target_rows(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int) -> _Ta
     gs_seller = _owner(gs, seller, n_gs)
     gs_orders = np.bincount(gs, minlength=n_gs)
     gs_buyers = _distinct(gs, n_gs, buyer)
+    # A sub-group meeting at one shop far beyond chance (configuration model: each member's
+    # shops drawn in proportion to the shops' customers), beyond the choice among the shops used.
+    visits = np.bincount(mg, weights=pop.buyer_shops[mb], minlength=G)
+    chance = visits[gs_group] * pop.seller_buyers[gs_seller] / max(float(pop.seller_buyers.sum()), 1.0)
+    shops_used = np.bincount(gs_group, minlength=G)[gs_group]
+    met = poisson_surprise(gs_buyers, chance) >= np.log(np.maximum(shops_used, 1) / FAMILY_ERROR)
     is_target = (gs_buyers >= 2) & (
-        (gs_buyers * 2 >= size[gs_group]) | (gs_orders * 2 >= pop.seller_orders[gs_seller])
+        (gs_buyers * 2 >= size[gs_group]) | (gs_orders * 2 >= pop.seller_orders[gs_seller]) | met
     )
     return _TargetRows(g, order, buyer, seller, time, is_target[gs], gs, n_gs, gs_group, gs_seller,
                        gs_orders, gs_buyers, is_target)
@@ -781,6 +845,24 @@ def _measure(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int, R: int) ->
     if "shared_identifiers" in avail:
         values["shared_identifiers"], link, info["link_cohesion"] = _linkage(pop, mg, mb, G)
         counts["shared_identifiers"] = size
+        if "linked_members" in avail:
+            # Members sharing a binding identifier with another member, against the
+            # targets' other customers linked to another customer of the same shop.
+            linked = link.drop_duplicates(["g", "b"])["g"].to_numpy(np.int64)
+            values["linked_members"] = np.bincount(linked, minlength=G) / np.maximum(size, 1)
+            counts["linked_members"] = size
+            n_s = len(pop.seller_ids)
+            mine = target & (g < R)
+            _, first_row = np.unique(_dense(g[mine], buyer[mine], seller[mine])[0], return_index=True)
+            rows_at = np.flatnonzero(mine)[first_row]
+            hit = np.isin(buyer[rows_at] * n_s + seller[rows_at], pop.linked_at)
+            ring_linked = np.bincount(gs[rows_at], weights=hit, minlength=n_gs)[tgt]
+            base_sum = np.bincount(tg_, weights=pop.shop_linked[ts] - ring_linked, minlength=G)[:R]
+            base_cnt = np.bincount(tg_, weights=pop.seller_buyers[ts] - gs_buyers[tgt], minlength=G)[:R]
+            overall = pop.shop_linked.sum() / max(float(pop.seller_buyers.sum()), 1.0)
+            baseline["linked_members"] = np.where(
+                k_targets > 0, (np.maximum(base_sum, 0) + SHRINK * overall) / (np.maximum(base_cnt, 0) + SHRINK), np.nan
+            )
         link = link[link["g"] < R]
 
     real = g < R
@@ -1110,11 +1192,14 @@ def _lines(strengths: dict[str, np.ndarray], R: int, cohesion: np.ndarray | None
     case, it never makes one).
     """
     lines = np.zeros((R, len(LINES)))
+    binding = np.zeros(R)
     for name, st in strengths.items():
         li = LINES.index(_BY_NAME[name].line)
         lines[:, li] = 1.0 - (1.0 - lines[:, li]) * (1.0 - np.nan_to_num(st))
+        if _BY_NAME[name].line == "linkage" and name not in UNBINDING:
+            binding = 1.0 - (1.0 - binding) * (1.0 - np.nan_to_num(st))
     cohesion = np.ones(R) if cohesion is None else np.nan_to_num(cohesion[:R], nan=1.0)
-    unlinked = 1.0 - lines[:, LINES.index("linkage")] * np.minimum(1.0, LINKED_UNITS * cohesion)
+    unlinked = 1.0 - binding * np.minimum(1.0, LINKED_UNITS * cohesion)
     for line in LINKED_LINES:
         lines[:, LINES.index(line)] *= unlinked
     main = [i for i, line in enumerate(LINES) if line not in SUPPORTING_LINES]
@@ -1138,6 +1223,10 @@ def _reference_lines(pop: Population, m: _Measured, R: int) -> tuple[np.ndarray,
             strengths[name] = np.clip(m.surprise[name] / SURPRISE_FULL, 0.0, 1.0)
         elif sig.calibration == "direct":
             strengths[name] = np.clip(v[:R], 0.0, 1.0)
+        elif sig.calibration == "shops":
+            base = m.baseline[name]
+            st = _baseline_strength(sig, v[:R], m.counts[name][:R], base, 0.0, 3.0)
+            strengths[name] = np.where(np.isfinite(base), np.nan_to_num(st), 0.0)
         elif name in pop.reference:
             strengths[name] = _reference_strength(sig, v[:R], m.counts[name][:R], pop.reference[name], pop.spread.get(name, 0.0))
     return _lines(strengths, R, m.info.get("link_cohesion")), _types(strengths, R)
@@ -1320,6 +1409,12 @@ def evaluate(
         elif sig.calibration == "direct":
             null_median[name] = np.nan_to_num(_nan_quantile(v[R:].reshape(R, k), 0.5))
             strengths[name] = np.clip(v[:R] - null_median[name], 0.0, 1.0)
+        elif sig.calibration == "shops":
+            base = m.baseline[name]
+            st = _baseline_strength(sig, v[:R], m.counts[name][:R], base, 0.0, start)
+            strengths[name] = np.where(np.isfinite(base), np.nan_to_num(st), 0.0)
+            null_median[name] = base
+            against_shops[name] = np.isfinite(base)
         else:
             strengths[name], null_median[name] = _null_strength(
                 sig, v, m.counts[name], R, k, pop.spread.get(name, 0.0), start
@@ -1506,8 +1601,13 @@ def trim_to_evidence(pop: Population, ev: Evidence, min_strength: float = 0.5) -
         The evidence's rings, trimmed.
     """
     strong = ev.signals[(ev.signals["strength"] >= min_strength)]
-    strong = strong[strong["signal"].map(
-        lambda n: n in pop.per_order and _BY_NAME[n].line in ("behaviour", "accounts"))]
+    by_links = np.zeros(len(ev.rings), bool)
+    by_links[strong.loc[strong["signal"] == "linked_members", "ring"].to_numpy(np.int64)] = True
+    abuse = strong["signal"].map(lambda n: n in pop.per_order and _BY_NAME[n].line in ("behaviour", "accounts"))
+    strong = strong.loc[abuse.to_numpy(bool)]
+    by_links[strong["ring"].to_numpy(np.int64)] = False  # the abuse itself shows who took part
+    if by_links.any():
+        ev = dataclasses.replace(ev, rings=_trim_to_core(pop, ev, by_links))
     if strong.empty:
         return list(ev.rings)
     mg, mb = _members(pop, ev.rings)
@@ -1561,6 +1661,37 @@ def trim_to_evidence(pop: Population, ev: Evidence, min_strength: float = 0.5) -
             if len(keep) < ring.n_buyers:
                 ring = dataclasses.replace(ring, buyers=keep, support={b: ring.support.get(b, 1) for b in keep})
         out.append(ring)
+    return out
+
+
+def _trim_to_core(pop: Population, ev: Evidence, which: np.ndarray) -> list[Ring]:
+    """In the rings marked ``which`` (the case rests on how many members are linked), drop the
+    unlinked members who ordered from the targets more often than any linked member: they are
+    the shop's regulars, not accounts run at the linked core's pace."""
+    out = list(ev.rings)
+    picked = np.flatnonzero(which)
+    rings = [out[i] for i in picked]
+    mg, mb = _members(pop, rings)
+    _, rows, _ = _linkage(pop, mg, mb, len(rings))
+    linked = set(zip(rows["g"].to_numpy(np.int64).tolist(), rows["b"].to_numpy(np.int64).tolist(), strict=True))
+    g, order = _expand(pop, mg, mb)
+    code_of = {str(x): k for k, x in enumerate(pop.seller_ids)}
+    target_codes = np.array([code_of.get(t, -1) for k in picked for t in ev.targets[k]], np.int64)
+    target_group = np.repeat(np.arange(len(picked)), [len(ev.targets[k]) for k in picked])
+    at = np.isin(g * len(pop.seller_ids) + pop.o_seller[order], target_group * len(pop.seller_ids) + target_codes)
+    n_at = pd.DataFrame({"g": g[at], "b": pop.o_buyer[order][at]}).groupby(["g", "b"]).size()
+    pace: dict[int, int] = {}
+    for (gi, b), n in n_at.items():
+        if (gi, b) in linked:
+            pace[gi] = max(pace.get(gi, 0), int(n))
+    for j, ring in enumerate(rings):
+        if j not in pace:
+            continue
+        codes = pop.buyer_codes(ring.buyers)
+        keep = [b for b, c in zip(ring.buyers, codes.tolist(), strict=True)
+                if (j, c) in linked or n_at.get((j, c), 0) <= pace[j]]
+        if len(keep) < ring.n_buyers:
+            out[picked[j]] = dataclasses.replace(ring, buyers=keep, support={b: ring.support.get(b, 1) for b in keep})
     return out
 
 
@@ -1645,6 +1776,32 @@ def _member_scores(pop: Population, rings: Sequence[Ring], rows: pd.DataFrame, l
     return members.sort_values(["ring", "buyer_id"], kind="stable").reset_index(drop=True)
 
 
+def binding_users(pop: Population, ev: Evidence) -> pd.DataFrame:
+    """Buyers outside a ring who use one of its binding identifiers (``Evidence.identifiers``).
+
+    Returns ``buyer_id, ring, share`` (share = the identifier's users inside
+    the ring), one row per buyer and ring with the highest share.
+    """
+    empty = pd.DataFrame({"buyer_id": [], "ring": [], "share": []})
+    idf = ev.identifiers
+    if idf.empty or pop.ident_index is None:
+        return empty
+    codes = pop.ident_index.get_indexer(idf["kind"].astype(str) + "\x1f" + idf["key"].astype(str))
+    ok = codes >= 0
+    wanted = pd.DataFrame({"c": codes[ok], "ring": idf["ring"].to_numpy(np.int64)[ok],
+                           "share": idf["member_score"].to_numpy(np.float64)[ok]})
+    users = pd.DataFrame({"c": pop.ident_code, "b": pop.ident_buyer})
+    users = users[np.isin(pop.ident_code, wanted["c"].to_numpy())].merge(wanted, on="c")
+    users = users.assign(buyer_id=pop.buyer_ids[users["b"].to_numpy(np.int64)].astype(str))
+    members = set(zip(ev.members["ring"].to_numpy(np.int64).tolist(), ev.members["buyer_id"].tolist(), strict=True))
+    outside = [(r, b) not in members for r, b in zip(users["ring"].tolist(), users["buyer_id"].tolist(), strict=True)]
+    users = users[np.asarray(outside, bool)]
+    if users.empty:
+        return empty
+    users = users.sort_values(["buyer_id", "ring", "share"], ascending=[True, True, False], kind="stable")
+    return users.drop_duplicates(["buyer_id", "ring"])[["buyer_id", "ring", "share"]].reset_index(drop=True)
+
+
 def _binding_identifiers(pop: Population, link: pd.DataFrame) -> pd.DataFrame:
     if link.empty:
         return pd.DataFrame({"ring": [], "kind": [], "key": [], "member_score": []})
@@ -1714,6 +1871,12 @@ def _explain(pop, rings, index, m: _Measured, strengths, weights, null_median, a
                 f"{_pct(info['lockstep_observed'][r])} of the ring's orders to its targets were placed in the same {w} "
                 f"as another member's order at the same shop, over {int(info['lockstep_windows'][r])} separate {w}s "
                 f"(chance predicts {_pct(info['lockstep_expected'][r])}; the busiest {w} left out)"
+            )
+        if name == "linked_members":
+            return v, (
+                f"{_pct(v)} of the ring's {n} members share an identifier (device, phone, payment, address, IP) "
+                f"used by few accounts with another member; of the same shops' other customers {_pct(null)} "
+                f"share one with another customer of the shop"
             )
         if name == "shared_identifiers":
             return v, link_text.get(r, "no member shares an identifier with another member")

@@ -174,10 +174,10 @@ def test_golden_tiny_seeded_case(tmp_path):
     top = rings[0]
     assert (top["ring_id"], top["ring_type"], top["n_buyers"], top["n_orders"]) == ("R-869c9adb26", "brushing", 5, 40)
     assert (top["score"], top["target_seller_ids"]) == (1.0, TARGET)
-    assert top["top_signals"] == "shared_identifiers;account_age;fast_confirmation"
+    assert top["top_signals"] == "account_age;fast_confirmation;off_price_orders"
     evidence = result.ring_evidence.to_pandas().head(3)
-    assert evidence["signal"].tolist() == ["shared_identifiers", "account_age", "fast_confirmation"]
-    assert evidence["weight"].round(4).tolist() == [0.3, 0.187, 0.1635]
+    assert evidence["signal"].tolist() == ["account_age", "fast_confirmation", "off_price_orders"]
+    assert evidence["weight"].round(4).tolist() == [0.1852, 0.1636, 0.1636]
 
 
 @pytest.fixture(scope="module")

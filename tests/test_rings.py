@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from graph.detect.base import Candidate
-from graph.rings import assemble, change_of, match_previous, ring_id
+from graph.rings import Ring, assemble, change_of, match_previous, merge_shared_targets, ring_id
 
 
 def _cand(method: str, buyers: list[str], strength: float = 0.8, sellers=(), identifiers=()) -> Candidate:
@@ -110,3 +110,33 @@ def test_change_of():
     assert change_of(s("a"), s("ab")) == "shrunk"
     assert change_of(s("abx"), s("abc")) == "grown"  # same size, new faces: the analyst has something to see
     assert change_of(s("ax"), s("abc")) == "shrunk"
+
+
+def test_a_shops_regulars_never_widen_a_ring_of_other_accounts_at_that_shop():
+    """Fragments working on one shop merge; a broad proposal (the shop's returning customers)
+    joins only a ring whose accounts are mostly among them."""
+    attackers = Ring(["a1", "a2", "a3", "a4"])
+    regulars = Ring(["a1", "r1", "r2", "r3", "r4", "r5"])  # the shop's regulars, one attacker among them
+    fragment = Ring(["a5", "a6"])
+    merged = merge_shared_targets([attackers, regulars, fragment], [["s1"]] * 3, [True] * 3,
+                                  broad=[False, True, False])
+    assert sorted(r.buyers for r in merged) == [
+        ["a1", "a2", "a3", "a4", "a5", "a6"], ["a1", "r1", "r2", "r3", "r4", "r5"]]
+    # Linked accounts that are mostly the shop's regulars are one campaign seen from both sides.
+    core = Ring(["r1", "r2", "r3"])
+    merged = merge_shared_targets([core, regulars], [["s1"], ["s1"]], [True, True], broad=[False, True])
+    assert [r.buyers for r in merged] == [["a1", "r1", "r2", "r3", "r4", "r5"]]
+
+
+def test_rings_touching_one_common_shop_but_working_for_others_stay_apart():
+    """With orders per target, rings merge when their orders go mostly to the same shops."""
+    big, small = Ring(["a1", "a2", "a3"]), Ring(["b1", "b2"])
+    targets = [["s_main", "s_side"], ["s_side"]]
+    merged = merge_shared_targets([big, small], targets, [True, True])
+    assert len(merged) == 1  # target sets alone: Jaccard 0.5
+    weights = [{"s_main": 90.0, "s_side": 10.0}, {"s_side": 40.0}]
+    assert len(merge_shared_targets([big, small], targets, [True, True], weights=weights)) == 2
+    same = [{"s_main": 50.0, "s_side": 50.0}, {"s_side": 40.0}]
+    assert len(merge_shared_targets([big, small], targets, [True, True], weights=same)) == 2
+    both = [{"s_main": 10.0, "s_side": 90.0}, {"s_side": 40.0}]
+    assert len(merge_shared_targets([big, small], targets, [True, True], weights=both)) == 1

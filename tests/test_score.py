@@ -19,7 +19,9 @@ from graph.score import (
     evaluate,
     poisson_surprise,
     prepare,
+    binding_users,
     screen,
+    trim_to_evidence,
     z_threshold,
 )
 
@@ -220,6 +222,20 @@ def test_members_attached_only_by_identifiers_are_trimmed(market):
     assert [r.buyers for r in screened.rings] == [sorted(RING)]
 
 
+def test_an_outsider_using_the_rings_device_is_named_with_the_identifiers_share():
+    """A household member on the ring's device who never ordered from the target is no member,
+    but is listed as a user of the ring's binding identifier (for the outsiders' ranking)."""
+    orders, buyers = planted_market()
+    frame = orders.to_pandas()
+    frame.loc[frame["buyer_id"] == "fam0", "device_key"] = "dev-ring"
+    moved = pa.Table.from_pandas(frame, schema=ORDER_SCHEMA, preserve_index=False)
+    pop = prepare(moved, buyers=buyers, identifiers=identifiers_of(moved))
+    ev = evaluate(pop, [Ring(sorted(RING), methods=["identity"], strengths={"identity": 0.9})], n_tested=50)
+    near = binding_users(pop, ev)
+    assert near["buyer_id"].tolist() == ["fam0"]
+    assert near["share"].iloc[0] == pytest.approx(5 / 6, abs=1e-6)
+
+
 def test_score_does_not_depend_on_how_many_honest_orders_surround_the_ring():
     """The same ring in a market twice as large keeps (about) the same score: no raw sums."""
     small, buyers = planted_market(seed=0)
@@ -237,6 +253,91 @@ def test_score_does_not_depend_on_how_many_honest_orders_surround_the_ring():
     s_big = _score_of(prepare(bigger, buyers=all_buyers, identifiers=identifiers_of(bigger)), RING)[0]
     assert s_small >= 0.5 and s_big >= 0.5
     assert abs(s_small - s_big) <= 0.1
+
+
+def _regulars_market(linked: int, *, heavy: int = 0):
+    """The planted market plus a small new shop with 12 returning customers (3 ordinary orders
+    each over weeks: no lockstep, no fake-looking behaviour). The first ``linked`` of them
+    share devices two by two; ``heavy`` more unlinked regulars order there 12 times each."""
+    orders, buyers = planted_market()
+    frame = orders.to_pandas()
+    template = frame[frame["seller_id"] == "s00"].iloc[0]
+    regulars = [f"reg{i:02d}" for i in range(12)] + [f"heavy{i}" for i in range(heavy)]
+    rows = []
+    for k, b in enumerate(regulars):
+        for j in range(12 if b.startswith("heavy") else 3):
+            r = template.copy()
+            t = pd.Timestamp(T0 + (2 + 17 * j + 3 * k % 13) * DAY + 3600 * k, unit="s", tz="UTC")
+            r["order_id"], r["buyer_id"], r["seller_id"], r["created_at"] = f"x{k:02d}{j:02d}", b, "s_small", t
+            r["delivered_at"], r["confirmed_at"] = t + pd.Timedelta(days=2), t + pd.Timedelta(days=5)
+            r["item_id"], r["rating"], r["chat_messages"] = f"s_small-i{j % 2}", 5 if j % 3 else 4, j % 2
+            r["waybill_key"] = r["tracking_no"] = f"W{k:03d}{j:02d}"
+            r["device_key"] = r["device_id"] = f"dev-pair{k // 2}" if k < linked else f"dev-{b}"
+            rows.append(r)
+    more = pd.DataFrame(rows)
+    table = pa.Table.from_pandas(pd.concat([frame, more], ignore_index=True), schema=ORDER_SCHEMA, preserve_index=False)
+    old = datetime.fromtimestamp(T0 - 700 * DAY, UTC)
+    extra = pa.Table.from_pylist([{"buyer_id": b, "registered_at": old, "credit_level": 6, "real_name_verified": True}
+                                  for b in regulars], schema=BUYER_SCHEMA)
+    people = pa.concat_tables([buyers, extra])
+    return prepare(table, buyers=people, identifiers=identifiers_of(table)), regulars
+
+
+def _signal(ev, name: str) -> float:
+    rows = ev.signals[(ev.signals["ring"] == 0) & (ev.signals["signal"] == name)]
+    return float(rows["strength"].iloc[0]) if len(rows) else 0.0
+
+
+def test_many_separately_linked_customers_of_one_shop_are_linkage_evidence():
+    """Eight of a small shop's twelve regulars sharing devices two by two is beyond what the
+    same shops' other customers show; the same regulars without shared devices show nothing."""
+    pop, regulars = _regulars_market(linked=8)
+    ring = [Ring(regulars, methods=["shop"], strengths={"shop": 0.7})]
+    ev = evaluate(pop, ring, n_tested=50, min_score=0.0)
+    assert _signal(ev, "linked_members") >= 0.5
+    text = ev.signals[ev.signals["signal"] == "linked_members"]["explanation"].iloc[0]
+    assert "67% of the ring's 12 members" in text
+    # Pairs linked two by two are no household: the link explains none of their shared shop.
+    assert ev.lines["linkage"].iloc[0] > _signal(ev, "shared_identifiers")
+    honest, regulars = _regulars_market(linked=0)
+    ev = evaluate(honest, [Ring(regulars, methods=["shop"], strengths={"shop": 0.7})], n_tested=50)
+    assert _signal(ev, "linked_members") == 0.0
+    assert not len(ev.scores) or ev.scores[0] < 0.5
+
+
+def test_the_shops_heavy_regulars_are_trimmed_from_a_ring_of_linked_accounts():
+    """A ring whose case is its linked accounts (no fake-looking orders) keeps its linked members
+    and drops the unlinked regulars who order far more often than any of them."""
+    pop, regulars = _regulars_market(linked=8, heavy=2)
+    ev = evaluate(pop, [Ring(regulars, methods=["shop"], strengths={"shop": 0.7})], n_tested=50, min_score=0.0)
+    assert _signal(ev, "linked_members") >= 0.5
+    [ring] = trim_to_evidence(pop, ev)
+    assert "heavy0" not in ring.buyers and "heavy1" not in ring.buyers
+    assert set(regulars[:8]) <= set(ring.buyers)
+
+
+def test_a_few_members_meeting_at_one_small_shop_beyond_chance_make_it_a_target():
+    """Five of twelve linked accounts each order once from a shop that only a handful of others
+    use: that shop is the ring's target (not most members, not most of its orders), and the
+    members who never ordered there are trimmed."""
+    orders, buyers = planted_market()
+    frame = orders.to_pandas()
+    template = frame[frame["seller_id"] == "s00"].iloc[0]
+    attackers, bystanders = [f"b{k:03d}" for k in range(5)], [f"b{k:03d}" for k in range(5, 12)]
+    rows = []
+    for k, b in enumerate(attackers + [f"b{k:03d}" for k in range(300, 305)] * 2):
+        r = template.copy()
+        t = pd.Timestamp(T0 + (5 + 3 * k) * DAY, unit="s", tz="UTC")
+        r["order_id"], r["buyer_id"], r["seller_id"], r["created_at"] = f"y{k:03d}", b, "s_victim", t
+        r["waybill_key"] = r["tracking_no"] = f"V{k:04d}"
+        rows.append(r)
+    table = pa.Table.from_pandas(pd.concat([frame, pd.DataFrame(rows)], ignore_index=True), schema=ORDER_SCHEMA,
+                                 preserve_index=False)
+    pop = prepare(table, buyers=buyers, identifiers=identifiers_of(table))
+    screened = screen(pop, [Ring(sorted(attackers + bystanders), methods=["identity"], strengths={"identity": 0.9})])
+    assert screened.targets == [["s_victim"]] or not screened.rings
+    if screened.rings:
+        assert screened.rings[0].buyers == sorted(attackers)
 
 
 def test_prepare_refuses_an_empty_store():

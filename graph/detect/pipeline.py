@@ -29,7 +29,7 @@ from graph.errors import EmptyGraphError
 from graph.progress import ProgressFn, report
 from graph.rings import Ring, add_proposals, assemble, claim_by_score, match_previous, merge_shared_targets
 from graph.schema import RESULT_SCHEMAS, TS
-from graph.score import Evidence, Population, evaluate, prepare, screen, trim_to_evidence
+from graph.score import Evidence, Population, binding_users, evaluate, prepare, screen, trim_to_evidence
 from graph.store.base import GraphStore
 
 __all__ = ["DetectionResult", "run_detection", "METHODS", "FLAG_SCORE"]
@@ -48,6 +48,10 @@ PROPOSAL_METHODS: tuple[str, ...] = ("shop",)
 # Non-members' scores: the detectors' own per-buyer scores, damped so that no
 # buyer outside a ring outranks a member of a flagged ring.
 OUTSIDE_DAMPING = 0.4
+# A buyer outside a ring that uses one of the ring's binding identifiers (a device or payment
+# account used mostly by its members): this share of the ring's score times the identifier's
+# share of ring users. Always below the flag: a link alone accuses no one.
+LINKED_OUTSIDE = 0.5
 
 # Order columns detection reads (the rest of the order row is for reports).
 ORDER_COLUMNS: tuple[str, ...] = (
@@ -201,17 +205,21 @@ def _find_rings(pop: Population, candidates: list[Candidate], *, seed: int, min_
         return evaluate(pop, group, exclude=exclude, min_score=min_score, seed=seed, n_tested=n_proposed)
 
     # Fragments of one campaign: rings of one type that each concentrate on, or abuse,
-    # the same shops in overlapping periods.
+    # the same shops in overlapping periods. A broad proposal (a shop's returning customers)
+    # joins a ring only when that ring's accounts are mostly among its customers.
     rings = merge_shared_targets(
         screened.rings,
         screened.targets,
         screened.concentrated | screened.behaving,
         kinds=screened.types,
         periods=screened.periods,
+        broad=[all(m in PROPOSAL_METHODS for m in r.methods) for r in screened.rings],
+        weights=_target_orders(pop, screened.rings, screened.targets),
     )
     ev = measure(rings)
-    # Flagged rings of one type working on the same shops are one case.
-    merged = merge_shared_targets(ev.rings, ev.targets, ev.scores >= FLAG_SCORE, kinds=ev.types)
+    # Flagged rings of one type whose orders go mostly to the same shops are one case.
+    merged = merge_shared_targets(ev.rings, ev.targets, ev.scores >= FLAG_SCORE, kinds=ev.types,
+                                  weights=_target_orders(pop, ev.rings, ev.targets))
     if len(merged) < len(ev.rings):
         ev = measure(merged)
     # A buyer proposed in two rings belongs to the one whose evidence is strongest.
@@ -223,6 +231,26 @@ def _find_rings(pop: Population, candidates: list[Candidate], *, seed: int, min_
     if [r.buyers for r in trimmed] != [r.buyers for r in ev.rings]:
         ev = measure(trimmed)
     return ev
+
+
+def _target_orders(pop: Population, rings: list[Ring], targets_of: list[list[str]]) -> list[dict[str, float]]:
+    """Per ring, its members' orders at each of its targets (one vectorised pass)."""
+    ring = np.repeat(np.arange(len(rings)), [r.n_buyers for r in rings])
+    codes = pop.buyer_codes(b for r in rings for b in r.buyers)
+    ring, codes = ring[codes >= 0], codes[codes >= 0]
+    counts = pop.indptr[codes + 1] - pop.indptr[codes]
+    order = np.repeat(pop.indptr[codes] - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+    per = pd.DataFrame({"g": np.repeat(ring, counts), "s": pop.o_seller[order]}).value_counts().rename("n")
+    seller_code = pd.Series(np.arange(len(pop.seller_ids)), index=pd.Index(pop.seller_ids.astype(str)))
+    wanted = pd.DataFrame([(g, t) for g, targets in enumerate(targets_of) for t in targets], columns=["g", "t"])
+    out: list[dict[str, float]] = [dict.fromkeys(targets, 0.0) for targets in targets_of]
+    if wanted.empty:
+        return out
+    wanted["s"] = seller_code.reindex(wanted["t"]).fillna(-1).to_numpy(np.int64)
+    wanted = wanted.join(per, on=["g", "s"])
+    for g, t, n in zip(wanted["g"].tolist(), wanted["t"].tolist(), wanted["n"].fillna(0.0).tolist(), strict=True):
+        out[g][t] = float(n)
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -447,6 +475,12 @@ def _buyer_scores(
         s = scores.groupby(level=0).max().reindex(ids).fillna(0.0).clip(0, 1).to_numpy(dtype=np.float64)
         outside *= 1.0 - s
     score = OUTSIDE_DAMPING * (1.0 - outside)
+    near = binding_users(pop, ev)
+    if not near.empty:
+        near_score = LINKED_OUTSIDE * ev.scores[near["ring"].to_numpy(np.int64)] * near["share"].to_numpy(np.float64)
+        best = pd.Series(near_score).groupby(near["buyer_id"].to_numpy()).max()
+        at = ids.get_indexer(best.index)
+        score[at[at >= 0]] = np.maximum(score[at[at >= 0]], best.to_numpy()[at >= 0])
     ring_id = np.full(len(ids), None, dtype=object)
     ring_type = np.full(len(ids), None, dtype=object)
     m = ev.members
