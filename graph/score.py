@@ -8,11 +8,14 @@ data set, never how large it is:
 
 Against the same shops' other customers
     A ring with target shops is compared, order for order, with the other
-    orders those shops received (shrunk toward the data set's rate when a
-    shop has few): one-star ratings, refunds, silence, prices, parcels,
+    orders those shops received, each order with its own shop's (shrunk
+    toward the data set's rate as far as shops resemble one another, see
+    ``_shop_shrink``): one-star ratings, refunds, silence, prices, parcels,
     waybills and confirmation times are judged against what that shop's
     orders usually look like, so virtual goods without waybills, a shop's
-    coupons or its loyal re-buyers explain themselves.
+    coupons or its loyal re-buyers explain themselves. How orders are
+    placed (chat, price, item) is decided once per sitting (one account,
+    shop and day): those signals count sittings, not orders.
 Against random look-alike groups (``calibration="null"``)
     Otherwise (and for account signals) each member is replaced by a random
     buyer with about as many orders, drawn from buyers no detector
@@ -52,8 +55,10 @@ two lines a case needs). A line's strength is the noisy-OR of its signals.
 Accounts bound by identifiers may be one person or one household, whose
 favourite shops and shopping times follow from the link: coordination and
 lockstep count as separate lines only as far as the members are *not*
-linked. The score is an ordered weighted average of the lines,
-:data:`LINE_WEIGHTS` = 0.30, 0.50, 0.20 for the strongest, second and third:
+linked, nor receive parcels at one shared address (neighbours of a pickup
+point order together because of the place). The score is an ordered
+weighted average of the lines, :data:`LINE_WEIGHTS` = 0.30, 0.50, 0.20 for
+the strongest, second and third:
 a case is as strong as its second independent line; one line alone scores
 at most 0.3.
 
@@ -219,6 +224,11 @@ _PER_ORDER = (
     "low_star_reviews", "waybill_reuse", "missing_waybill", "empty_parcels", "refunds", "account_age",
 )
 
+# Per-order signals of how an order is placed (chat, price paid, item chosen): decided once per
+# sitting (one account, one shop, one day), they count sittings as independent observations.
+# What follows each order (ratings, refunds, parcels, confirmation) counts per order.
+_PER_SITTING = ("repeat_purchases", "silent_orders", "off_price_orders")
+
 
 # ---------------------------------------------------------------------------
 # The population: every order and buyer once, as integer codes and arrays.
@@ -248,8 +258,10 @@ class Population:
     reference: dict[str, float] = field(default_factory=dict)
     seller_sum: dict[str, np.ndarray] = field(default_factory=dict)
     seller_known: dict[str, np.ndarray] = field(default_factory=dict)
+    shrink: dict[str, float] = field(default_factory=dict)
     per_customer: float = 1.0
     text_code: np.ndarray | None = None
+    text_users: np.ndarray | None = None
     refund_reason: tuple[np.ndarray, np.ndarray] | None = None
     buyer_credit: np.ndarray | None = None
     credit_scale: float = 1.0
@@ -487,6 +499,9 @@ def prepare(
         norm = pc.if_else(pc.equal(norm, ""), pa.scalar(None, pa.string()), norm)
         norm_code = np.append(pd.factorize(norm.to_pandas())[0].astype(np.int64), -1)  # raw -1 (no text) -> -1
         pop.text_code = norm_code[raw][perm]
+        # How many accounts wrote each text: a stock phrase thousands write says nothing about one author.
+        wrote = pop.text_code >= 0
+        pop.text_users = _distinct(pop.text_code[wrote], int(norm_code.max(initial=-1)) + 1, o_buyer[wrote])
         avail.append("templated_reviews")
 
     shipped = None
@@ -595,6 +610,7 @@ def prepare(
         known = np.isfinite(x)
         pop.seller_sum[name] = np.bincount(o_seller[known], weights=x[known], minlength=n_sellers)
         pop.seller_known[name] = np.bincount(o_seller[known], minlength=n_sellers).astype(np.float64)
+        pop.shrink[name] = _shop_shrink(x[known], o_seller[known], n_sellers)
     pop.per_customer = n / max(n_pairs, 1)
     if pop.buyer_credit is not None:
         pop.reference["low_credit"] = float(np.nanmedian(pop.buyer_credit)) / pop.credit_scale
@@ -603,6 +619,36 @@ def prepare(
         pop.reference["unverified_accounts"] = float(np.nanmean(pop.buyer_unverified))
     pop.available = tuple(s.name for s in SIGNALS if s.name in avail)
     return pop
+
+
+def _shop_shrink(x: np.ndarray, seller: np.ndarray, n_sellers: int) -> float:
+    """How many typical orders' worth of the data set's average a shop's baseline borrows.
+
+    One-way analysis of variance of the per-order quantity between shops: the
+    within-shop variance over the between-shop variance of the shops' true
+    means (the empirical-Bayes prior strength). Where shops differ little
+    (five-star shares) a small shop borrows much, at most :data:`SHRINK`;
+    where shops differ by nature (virtual goods never ship a waybill) a
+    shop's own few orders set its norm.
+    """
+    n_i = np.bincount(seller, minlength=n_sellers).astype(np.float64)
+    s_i = np.bincount(seller, weights=x, minlength=n_sellers)
+    q_i = np.bincount(seller, weights=x * x, minlength=n_sellers)
+    has = n_i > 0
+    n_i, s_i, q_i = n_i[has], s_i[has], q_i[has]
+    shops, total = len(n_i), float(n_i.sum())
+    if shops < 2 or total <= shops:
+        return SHRINK
+    mean_i = s_i / n_i
+    grand = float(s_i.sum()) / total
+    msb = float((n_i * (mean_i - grand) ** 2).sum()) / (shops - 1)
+    msw = float((q_i - n_i * mean_i**2).sum()) / (total - shops)
+    n0 = (total - float((n_i**2).sum()) / total) / (shops - 1)
+    between = (msb - msw) / max(n0, 1e-12)
+    if between <= 0:
+        return SHRINK
+    # Shops uniform inside and different from one another: each shop's own orders are its norm.
+    return float(min(SHRINK, max(msw / between, 1e-6)))
 
 
 # ---------------------------------------------------------------------------
@@ -684,6 +730,7 @@ class _Measured:
     rows: pd.DataFrame  # real rings only: g, buyer, order, target (for members and times)
     targets: pd.DataFrame  # real rings only: g, seller, orders
     link: pd.DataFrame  # real rings only: g, b, c, n (members sharing), spec
+    trials: dict[str, np.ndarray]  # independent observations behind each value (per-order signals: sittings)
 
 
 def _expand(pop: Population, mg: np.ndarray, mb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -741,6 +788,7 @@ def _measure(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int, R: int) ->
     """Signals for groups ``0..G-1`` (members ``mg, mb``); the first ``R`` are the real rings."""
     values: dict[str, np.ndarray] = {}
     counts: dict[str, np.ndarray] = {}
+    trials: dict[str, np.ndarray] = {}
     surprise: dict[str, np.ndarray] = {}
     baseline: dict[str, np.ndarray] = {}
     info: dict[str, np.ndarray] = {}
@@ -804,6 +852,10 @@ def _measure(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int, R: int) ->
     counts["lockstep"] = n_focus
     info.update({f"lockstep_{k}": v for k, v in lock.items()})
 
+    # A sitting: one member's orders at one shop on one day. How orders are placed (chat, price,
+    # item) is decided once per sitting (a company's gift order of sixty parcels), so those
+    # signals count sittings, not orders, as their independent observations.
+    sitting, _ = _dense(g, buyer, seller, (time - pop.o_time.min()) // DAY)
     for name in _PER_ORDER:
         if name not in avail:
             continue
@@ -815,6 +867,9 @@ def _measure(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int, R: int) ->
         total = np.bincount(g[known], weights=x[known], minlength=G)
         values[name] = np.where(n_known > 0, total / np.maximum(n_known, 1), np.nan)
         counts[name] = n_known
+        if name in _PER_SITTING:
+            first = np.unique(sitting[known], return_index=True)[1]
+            trials[name] = np.bincount(g[known][first], minlength=G).astype(np.float64)
         # The same shops' other customers: what an order at these shops usually looks like.
         mine = known & target & (g < R)
         ring_sum = np.bincount(gs[mine], weights=x[mine], minlength=n_gs)[tgt]
@@ -822,14 +877,24 @@ def _measure(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int, R: int) ->
         base_sum = np.bincount(tg_, weights=pop.seller_sum[name][ts] - ring_sum, minlength=G)[:R]
         base_cnt = np.bincount(tg_, weights=pop.seller_known[name][ts] - ring_cnt, minlength=G)[:R]
         ref = pop.reference.get(name, np.nan)
-        baseline[name] = np.where(k_targets > 0, (base_sum + SHRINK * ref) / (base_cnt + SHRINK), np.nan)
+        k = pop.shrink.get(name, SHRINK)
+        pooled = (base_sum + k * ref) / (base_cnt + k)
+        # Each of the ring's orders is compared with its own shop's other orders (a virtual shop's
+        # orders with that shop's, not with a larger physical shop's among the targets).
+        shop_rate = (pop.seller_sum[name][ts] - ring_sum + k * ref) / (pop.seller_known[name][ts] - ring_cnt + k)
+        w_sum = np.bincount(tg_, weights=ring_cnt, minlength=G)[:R]
+        own = np.bincount(tg_, weights=ring_cnt * shop_rate, minlength=G)[:R] / np.maximum(w_sum, 1e-12)
+        baseline[name] = np.where(k_targets > 0, np.where(w_sum > 0, own, pooled), np.nan)
 
     if "templated_reviews" in avail:
         tc = pop.text_code[order]
         has = focus & (tc >= 0)
         hg = g[has]
         gt, n_gt = _dense(hg, tc[has])
-        shared = _distinct(gt, n_gt, buyer[has])[gt] >= 2  # the same text written by two or more members
+        writers = _distinct(gt, n_gt, buyer[has])[gt]
+        # The same text written by two or more members, weighed by the share of all its writers
+        # inside the group: a stock phrase thousands of honest buyers write binds no one.
+        shared = np.where(writers >= 2, writers / np.maximum(pop.text_users[tc[has]], 1), 0.0)
         n_has = np.bincount(hg, minlength=G).astype(np.float64)
         values["templated_reviews"] = np.where(
             n_has > 0, np.bincount(hg, weights=shared, minlength=G) / np.maximum(n_has, 1), np.nan
@@ -863,12 +928,15 @@ def _measure(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int, R: int) ->
             baseline["linked_members"] = np.where(
                 k_targets > 0, (np.maximum(base_sum, 0) + SHRINK * overall) / (np.maximum(base_cnt, 0) + SHRINK), np.nan
             )
+        # Members receiving parcels at one address with another member (neighbours at a pickup
+        # point, one household): what they order together follows from the place (see _lines).
+        info["place_share"] = _place_share(pop, mg, mb, G)
         link = link[link["g"] < R]
 
     real = g < R
     rows = pd.DataFrame({"g": g[real], "buyer": buyer[real], "order": order[real], "target": target[real]})
     targets = pd.DataFrame({"g": gs_group[tgt], "seller": gs_seller[tgt], "orders": gs_orders[tgt]})
-    return _Measured(values, counts, surprise, baseline, info, rows, targets, link)
+    return _Measured(values, counts, surprise, baseline, info, rows, targets, link, {**counts, **trials})
 
 
 def _shared_targets(pop, g, buyer, seller, target, G: int, R: int, pool, n_sellers, k_targets) -> dict[str, np.ndarray]:
@@ -998,6 +1066,25 @@ def _linkage(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int) -> tuple[n
     total = np.bincount(best.index.get_level_values(0).to_numpy(), weights=best.to_numpy(), minlength=G)
     size = np.maximum(np.bincount(mg, minlength=G), 1)
     return total / size, rows.reset_index(drop=True), _cohesion(rows, G, size, pop.household)
+
+
+def _place_share(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int) -> np.ndarray:
+    """Per group, the share of members receiving parcels at an address another member also uses.
+
+    Any shared address counts, a pickup point or parcel station included: too
+    common to bind accounts, it still explains why neighbours order together.
+    """
+    kinds = pop.ident_kind[pop.ident_code]
+    is_place = kinds == "address"
+    rows = pd.DataFrame({"g": mg, "b": mb}).merge(
+        pd.DataFrame({"b": pop.ident_buyer[is_place], "c": pop.ident_code[is_place]}), on="b"
+    )
+    if rows.empty:
+        return np.zeros(G)
+    gc, n_gc = _dense(rows["g"].to_numpy(), rows["c"].to_numpy())
+    shared = rows[np.bincount(gc, minlength=n_gc)[gc] >= 2].drop_duplicates(["g", "b"])
+    size = np.maximum(np.bincount(mg, minlength=G), 1)
+    return np.bincount(shared["g"].to_numpy(np.int64), minlength=G) / size
 
 
 def _cohesion(rows: pd.DataFrame, G: int, size: np.ndarray, household: float) -> np.ndarray:
@@ -1172,7 +1259,9 @@ def _reference_strength(sig: Signal, v: np.ndarray, n: np.ndarray, ref: float, s
     return _strength(sig, z, gap, 3.0)
 
 
-def _lines(strengths: dict[str, np.ndarray], R: int, cohesion: np.ndarray | None = None) -> np.ndarray:
+def _lines(
+    strengths: dict[str, np.ndarray], R: int, cohesion: np.ndarray | None = None, place: np.ndarray | None = None
+) -> np.ndarray:
     """Line strengths: the noisy-OR of their signals, made independent of one another.
 
     Accounts bound by shared identifiers may be one person or one household;
@@ -1185,7 +1274,11 @@ def _lines(strengths: dict[str, np.ndarray], R: int, cohesion: np.ndarray | None
     they do together is not one person's habit. A household and a couple of
     acquaintances are still ordinary, so the link explains everything until
     the members form more than :data:`LINKED_UNITS` separately linked units
-    (``explained = min(1, LINKED_UNITS * cohesion)``). A linked
+    (``explained = min(1, LINKED_UNITS * cohesion)``). A shared delivery
+    address explains the same way, whoever else uses it: the lines are
+    further multiplied by ``1 - place``, the share of members receiving at an
+    address another member uses (neighbours collecting a weekly group buy at
+    one pickup point order together because of the place). A linked
     group needs behaviour for its second line; unlinked accounts acting in
     concert (thin exports, hired click-farm accounts) do not. A supporting
     line is capped at the second strongest main line (it corroborates a
@@ -1200,6 +1293,8 @@ def _lines(strengths: dict[str, np.ndarray], R: int, cohesion: np.ndarray | None
             binding = 1.0 - (1.0 - binding) * (1.0 - np.nan_to_num(st))
     cohesion = np.ones(R) if cohesion is None else np.nan_to_num(cohesion[:R], nan=1.0)
     unlinked = 1.0 - binding * np.minimum(1.0, LINKED_UNITS * cohesion)
+    if place is not None:
+        unlinked *= 1.0 - np.clip(np.nan_to_num(place[:R]), 0.0, 1.0)
     for line in LINKED_LINES:
         lines[:, LINES.index(line)] *= unlinked
     main = [i for i, line in enumerate(LINES) if line not in SUPPORTING_LINES]
@@ -1228,8 +1323,8 @@ def _reference_lines(pop: Population, m: _Measured, R: int) -> tuple[np.ndarray,
             st = _baseline_strength(sig, v[:R], m.counts[name][:R], base, 0.0, 3.0)
             strengths[name] = np.where(np.isfinite(base), np.nan_to_num(st), 0.0)
         elif name in pop.reference:
-            strengths[name] = _reference_strength(sig, v[:R], m.counts[name][:R], pop.reference[name], pop.spread.get(name, 0.0))
-    return _lines(strengths, R, m.info.get("link_cohesion")), _types(strengths, R)
+            strengths[name] = _reference_strength(sig, v[:R], m.trials[name][:R], pop.reference[name], pop.spread.get(name, 0.0))
+    return _lines(strengths, R, m.info.get("link_cohesion"), m.info.get("place_share")), _types(strengths, R)
 
 
 def _null_members(
@@ -1417,18 +1512,18 @@ def evaluate(
             against_shops[name] = np.isfinite(base)
         else:
             strengths[name], null_median[name] = _null_strength(
-                sig, v, m.counts[name], R, k, pop.spread.get(name, 0.0), start
+                sig, v, m.trials[name], R, k, pop.spread.get(name, 0.0), start
             )
             if name in m.baseline:
                 # A ring with targets is compared with the same shops' other customers.
                 base = m.baseline[name]
-                at_shops = _baseline_strength(sig, v[:R], m.counts[name][:R], base, pop.spread.get(name, 0.0), start)
+                at_shops = _baseline_strength(sig, v[:R], m.trials[name][:R], base, pop.spread.get(name, 0.0), start)
                 has = np.isfinite(base)
                 strengths[name] = np.where(has, at_shops, strengths[name])
                 null_median[name] = np.where(has, base, null_median[name])
                 against_shops[name] = has
 
-    lines = _lines(strengths, R, m.info.get("link_cohesion"))
+    lines = _lines(strengths, R, m.info.get("link_cohesion"), m.info.get("place_share"))
     scores = np.clip(combine_lines(lines), 0.0, 1.0)
     # One line of evidence alone (a household sharing a laptop) does not make a ring.
     n_lines = (lines >= MIN_LINE).sum(axis=1)
@@ -1901,7 +1996,10 @@ def _explain(pop, rings, index, m: _Measured, strengths, weights, null_median, a
             "off_price_orders": f"{_pct(v)} of the ring's {n} orders paid less than half or more than twice the listed price",
             "five_star_reviews": f"{_pct(v)} of the ring's {n} ratings were five stars",
             "low_star_reviews": f"{_pct(v)} of the ring's {n} ratings of its targets were one or two stars",
-            "templated_reviews": f"{_pct(v)} of the ring's {n} reviews repeat a text another member also wrote",
+            "templated_reviews": (
+                f"{_pct(v)} of the ring's {n} reviews repeat a text another member also wrote, "
+                "weighed by the share of the text's writers inside the ring"
+            ),
             "waybill_reuse": f"{_pct(v)} of the ring's {n} waybills were also used on another order",
             "missing_waybill": f"{_pct(v)} of the ring's {n} shipped orders carry no waybill",
             "empty_parcels": f"{_pct(v)} of the ring's {n} parcels weighed under a fifth of what the same item usually weighs",

@@ -343,3 +343,163 @@ def test_a_few_members_meeting_at_one_small_shop_beyond_chance_make_it_a_target(
 def test_prepare_refuses_an_empty_store():
     with pytest.raises(EmptyGraphError, match="ingest"):
         prepare(ORDER_SCHEMA.empty_table())
+
+
+def _with_group(rows_of, buyers_of=None, ident_rows=None):
+    """The planted market plus the orders ``rows_of(rng)`` returns (dicts of ORDER_SCHEMA fields,
+    epoch-second times), with their buyers registered long ago and optional identifier rows."""
+    orders, buyers = planted_market()
+    rng = np.random.default_rng(11)
+    extra = rows_of(rng)
+    n0 = orders.num_rows
+    for i, r in enumerate(extra):
+        r.setdefault("order_id", f"x{n0 + i:06d}")
+        r.setdefault("quantity", 1)
+        r.setdefault("status", "completed")
+        if "tracking_no" not in r:
+            r["tracking_no"] = r["waybill_key"] = f"GX{i:09d}"
+        for col in ("created_at", "delivered_at", "confirmed_at"):
+            if r.get(col) is not None:
+                r[col] = datetime.fromtimestamp(r[col], UTC)
+    more = pa.Table.from_pylist([{n: r.get(n) for n in ORDER_SCHEMA.names} for r in extra], schema=ORDER_SCHEMA)
+    orders = pa.concat_tables([orders, more])
+    new = sorted({r["buyer_id"] for r in extra})
+    old = pa.Table.from_pylist([{
+        "buyer_id": b, "registered_at": datetime.fromtimestamp(T0 - 700 * DAY, UTC), "credit_level": 6,
+        "real_name_verified": True} for b in new], schema=BUYER_SCHEMA)
+    idents = identifiers_of(orders)
+    if ident_rows:
+        idents = pa.concat_tables([idents, pa.Table.from_pylist(ident_rows, schema=idents.schema)])
+    return prepare(orders, buyers=pa.concat_tables([buyers, old]), identifiers=idents), new
+
+
+def _honest_fields(rng, t: int, item: str, price: float = 40.0) -> dict:
+    delivered = t + int(rng.integers(1, 4)) * DAY
+    return {
+        "item_id": item, "item_price": price, "amount": price, "chat_messages": int(rng.integers(0, 2) * rng.integers(1, 6)),
+        "rating": int(rng.choice([5, 4, 3, 2, 1], p=[0.7, 0.18, 0.06, 0.03, 0.03])), "review_text": "好评",
+        "parcel_weight_g": float(rng.normal(500, 60)),
+        "delivered_at": delivered, "confirmed_at": delivered + int(rng.integers(24, 200)) * 3600,
+    }
+
+
+def test_a_stock_phrase_thousands_write_is_no_template_and_loyal_regulars_stay_below_half():
+    """Fifteen regulars re-order their favourite item from one shop for weeks and rate it with the
+    stock phrase many honest buyers write: neither the phrase nor the habit makes them a ring."""
+    shop = "s_regular_shop"
+
+    def rows(rng):
+        out = []
+        for k in range(15):
+            for _ in range(6):
+                t = T0 + int(rng.integers(0, 60 * DAY))
+                out.append({"buyer_id": f"reg{k:02d}", "seller_id": shop, "created_at": t,
+                            **_honest_fields(rng, t, f"{shop}-i0")})
+        # the shop's one-time customers
+        for k in range(30):
+            t = T0 + int(rng.integers(0, 60 * DAY))
+            out.append({"buyer_id": f"once{k:02d}", "seller_id": shop, "created_at": t,
+                        **_honest_fields(rng, t, f"{shop}-i{k % 3}")})
+        return out
+
+    pop, _ = _with_group(rows)
+    regulars = [f"reg{k:02d}" for k in range(15)]
+    score, ev = _score_of(pop, regulars, method="shop")
+    assert score < 0.5
+    if len(ev.scores):
+        templated = ev.signals[ev.signals["signal"] == "templated_reviews"]
+        assert (templated["strength"] == 0).all()
+        assert (templated["value"] < 0.1).all()
+    # The planted ring's own text, written by no one else, is a template; the same ring writing the
+    # stock phrase instead shows none (the phrase says nothing about one author behind the accounts).
+    _, ring_ev = _score_of(pop, RING)
+    templated = ring_ev.signals[ring_ev.signals["signal"] == "templated_reviews"]
+    assert templated["value"].iloc[0] == pytest.approx(1.0) and templated["strength"].iloc[0] > 0
+    orders, buyers = planted_market()
+    frame = orders.to_pandas()
+    frame.loc[frame["buyer_id"].isin(RING), "review_text"] = "好评"
+    stock = pa.Table.from_pandas(frame, schema=ORDER_SCHEMA, preserve_index=False)
+    _, stock_ev = _score_of(prepare(stock, buyers=buyers, identifiers=identifiers_of(stock)), RING)
+    templated = stock_ev.signals[stock_ev.signals["signal"] == "templated_reviews"]
+    assert templated["value"].iloc[0] < 0.1 and templated["strength"].iloc[0] == 0
+
+
+def test_a_companys_gift_order_in_one_afternoon_stays_below_half():
+    """Five HR accounts on one office computer send sixty gifts from one shop in one afternoon,
+    without chat: one sitting each is one decision, not sixty silent orders."""
+    shop = "s_gift_shop"
+    hr = [f"hr{k}" for k in range(5)]
+
+    def rows(rng):
+        out = []
+        start = T0 + 20 * DAY + 14 * 3600
+        for b in hr:
+            for _ in range(12):
+                t = start + int(rng.integers(0, 3 * 3600))
+                out.append({"buyer_id": b, "seller_id": shop, "created_at": t,
+                            **_honest_fields(rng, t, f"{shop}-gift", 88.0), "chat_messages": 0})
+        for k in range(40):  # the shop's ordinary customers
+            t = T0 + int(rng.integers(0, 60 * DAY))
+            out.append({"buyer_id": f"gc{k:02d}", "seller_id": shop, "created_at": t,
+                        **_honest_fields(rng, t, f"{shop}-i{k % 3}")})
+        return out
+
+    office = [{"buyer_id": b, "kind": "device", "key": "office-pc"} for b in hr]
+    pop, _ = _with_group(rows, ident_rows=office)
+    assert _score_of(pop, hr)[0] < 0.5
+
+
+def test_neighbours_of_a_weekly_group_buy_sharing_a_pickup_point_stay_below_half():
+    """Twenty neighbours order from one food shop within an hour of each other every week and
+    collect at one pickup point: the place explains their timing, as a household's address does."""
+    shop = "s_food_shop"
+    group = [f"nb{k:02d}" for k in range(20)]
+
+    def rows(rng):
+        out = []
+        for week in range(8):
+            start = T0 + (2 + 7 * week) * DAY + 10 * 3600
+            for b in group:
+                t = start + int(rng.integers(0, 3600))
+                out.append({"buyer_id": b, "seller_id": shop, "created_at": t,
+                            **_honest_fields(rng, t, f"{shop}-veg{week % 2}", 15.0)})
+        return out
+
+    pickup = [{"buyer_id": b, "kind": "address", "key": "pickup point, building 3"} for b in group]
+    pop, _ = _with_group(rows, ident_rows=pickup)
+    assert _score_of(pop, group, method="synchrony")[0] < 0.5
+
+
+def test_a_virtual_shops_orders_are_judged_by_that_shops_norm_not_by_a_physical_shops():
+    """A family sharing a computer tops up game credit at a virtual-goods shop (no shop there ever
+    ships a waybill) and buys at a physical shop: no waybill on the top-ups is that shop's norm."""
+    family = ["vf0", "vf1", "vf2"]
+    virtual, physical = "s_game_credit", "s_toy_shop"
+
+    def rows(rng):
+        out = []
+        for b in family:
+            for _ in range(6):
+                t = T0 + int(rng.integers(0, 60 * DAY))
+                out.append({"buyer_id": b, "seller_id": virtual, "created_at": t, "tracking_no": None,
+                            "waybill_key": None, **_honest_fields(rng, t, f"{virtual}-i0"), "parcel_weight_g": None})
+            for _ in range(4):
+                t = T0 + int(rng.integers(0, 60 * DAY))
+                out.append({"buyer_id": b, "seller_id": physical, "created_at": t, **_honest_fields(rng, t, f"{physical}-i0")})
+        for k in range(4):  # the virtual shop's other customers
+            t = T0 + int(rng.integers(0, 60 * DAY))
+            out.append({"buyer_id": f"vc{k}", "seller_id": virtual, "created_at": t, "tracking_no": None,
+                        "waybill_key": None, **_honest_fields(rng, t, f"{virtual}-i0"), "parcel_weight_g": None})
+        for k in range(60):  # the physical shop's other customers
+            t = T0 + int(rng.integers(0, 60 * DAY))
+            out.append({"buyer_id": f"pc{k:02d}", "seller_id": physical, "created_at": t,
+                        **_honest_fields(rng, t, f"{physical}-i{k % 3}")})
+        return out
+
+    pc = [{"buyer_id": b, "kind": "device", "key": "family-pc"} for b in family]
+    pop, _ = _with_group(rows, ident_rows=pc)
+    score, ev = _score_of(pop, family)
+    assert score < 0.5
+    if len(ev.scores):
+        waybill = ev.signals[ev.signals["signal"] == "missing_waybill"]
+        assert (waybill["strength"] == 0).all()
