@@ -69,6 +69,7 @@ def measure(folder: Path, store_path: Path, stage_only: bool) -> dict:
         for leftover in store_path.parent.glob(store_path.name + "*"):  # a fresh store (and its WAL)
             leftover.unlink()
     store = DroppingStore() if stage_only else open_store(f"duckdb:///{store_path}")
+    load_before = os.getloadavg()[0]
     wall, cpu = time.monotonic(), time.process_time()
     try:
         result = ingest_paths([folder], store, rejects_path=store_path.with_suffix(".rejects.csv"))
@@ -86,7 +87,9 @@ def measure(folder: Path, store_path: Path, stage_only: bool) -> dict:
         "orders_per_second": round(orders / wall),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "store": "none (stage only)" if stage_only else "duckdb",
-        "load_average_1min": round(os.getloadavg()[0], 2),  # others' jobs share the cores: quote with the times
+        # Others' jobs share the cores: quote these with the times.
+        "load_average_1min_start": round(load_before, 2),
+        "load_average_1min": round(os.getloadavg()[0], 2),
     }
 
 
@@ -118,7 +121,7 @@ def main() -> None:
         f"ingest:  {figures['orders']:,} orders ({figures['rows']:,} rows in all) in {figures['seconds']:.1f} s "
         f"(CPU {figures['cpu_seconds']:.1f} s) -> {figures['orders_per_second']:,} orders/s; "
         f"peak RSS {figures['peak_rss_mb']:,} MB; store: {figures['store']}; "
-        f"load average at the end {figures['load_average_1min']}"
+        f"load average {figures['load_average_1min_start']} at the start, {figures['load_average_1min']} at the end"
     )
     print(json.dumps(figures))
 

@@ -37,6 +37,7 @@ import re
 import socket
 from collections.abc import Callable
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -53,6 +54,7 @@ __all__ = [
     "ip_key",
     "ipnet_key",
     "MASKED_PREFIX",
+    "KeyMemo",
     "identifier_keys",
 ]
 
@@ -420,16 +422,69 @@ def ipnet_key(value: str | None) -> str | None:
 
 # -- a chunk's key columns -------------------------------------------------------------
 
-_SIMPLE: dict[str, Callable[[pa.Array | pa.ChunkedArray], pa.Array]] = {
-    "address": address_keys,
-    "phone": phone_keys,
+# Per identifier kind: the function over distinct raw values, giving one or more key arrays.
+_DISTINCT: dict[str, Callable[[pa.Array], tuple[pa.Array, ...]]] = {
+    "address": lambda d: (_normalise_distinct_addresses(d),),
+    "phone": lambda d: (_distinct_phone_keys(d),),
+    "ip": _ip_pair,  # the address and its network come from one parse
+}
+# Kinds whose keys are memoised over a run: only addresses are dear enough to pay for the look-up.
+_MEMOISED = frozenset({"address"})
+_PLAIN: dict[str, Callable[[pa.Array | pa.ChunkedArray], pa.Array]] = {
     "device": device_keys,
     "payment": payment_keys,
     "waybill": waybill_keys,
 }
 
 
-def identifier_keys(mapping: dict[str, tuple[str, str]], columns: dict[str, pa.Array]) -> dict[str, pa.Array]:
+class KeyMemo:
+    """Keys already made in a run, so that each distinct raw value is normalised once per run.
+
+    Addresses repeat across chunks and files (at 1M generated orders,
+    per-chunk distinct addresses add up to 2.2 times the run's distinct
+    ones). The memo keeps the distinct raw values seen and their keys, and
+    normalises only values it has not seen; it starts over beyond ``limit``
+    values per kind, so memory stays bounded. Keys are the same with or
+    without it: every rule looks at one value at a time. :func:`identifier_keys`
+    uses it for addresses only: phone and IP keys cost about as much to make
+    as to look up.
+
+    Parameters
+    ----------
+    limit : int
+        Distinct raw values kept per identifier kind.
+    """
+
+    def __init__(self, limit: int = 1_000_000):
+        self.limit = limit
+        self._known: dict[str, tuple[pa.Array, tuple[pa.Array, ...]]] = {}
+
+    def keys(self, kind: str, distinct: pa.Array) -> tuple[pa.Array, ...]:
+        """The keys of ``distinct`` (unique, non-null raw values) for an identifier kind of ``_DISTINCT``."""
+        fn = _DISTINCT[kind]
+        known = self._known.get(kind)
+        if known is None or len(known[0]) + len(distinct) > self.limit:
+            made = fn(distinct)
+            self._known[kind] = (distinct, made)
+            return made
+        raw, keys = known
+        where = pc.fill_null(pc.index_in(distinct, value_set=raw), -1).to_numpy().astype(np.int64)
+        new = where < 0
+        if not new.any():
+            return tuple(k.take(pa.array(where)) for k in keys)
+        fresh = distinct.filter(pa.array(new))
+        made = fn(fresh)
+        raw = pa.concat_arrays([raw, fresh])
+        keys = tuple(pa.concat_arrays([k, m]) for k, m in zip(keys, made, strict=True))
+        self._known[kind] = (raw, keys)
+        where[new] = np.arange(len(raw) - len(fresh), len(raw))
+        positions = pa.array(where)
+        return tuple(k.take(positions) for k in keys)
+
+
+def identifier_keys(
+    mapping: dict[str, tuple[str, str]], columns: dict[str, pa.Array], memo: KeyMemo | None = None
+) -> dict[str, pa.Array]:
     """Key columns for a chunk's raw columns.
 
     Parameters
@@ -440,6 +495,8 @@ def identifier_keys(mapping: dict[str, tuple[str, str]], columns: dict[str, pa.A
         (:attr:`ingest.schema.FileKind.keys`).
     columns : dict
         Raw column name -> values. Key columns whose raw column is missing are left out.
+    memo : KeyMemo, optional
+        Keys made for earlier chunks of the run, reused (the same keys, less work).
 
     Returns
     -------
@@ -453,18 +510,21 @@ def identifier_keys(mapping: dict[str, tuple[str, str]], columns: dict[str, pa.A
     >>> out["ipnet_key"].to_pylist()
     ['10.0.0.0/24']
     """
+    memo = memo if memo is not None else KeyMemo()
     out: dict[str, pa.Array] = {}
-    ip_pairs: dict[str, tuple[pa.Array, pa.Array]] = {}
+    made: dict[tuple[str, str], tuple[pa.Array, ...]] = {}  # (kind, raw column) -> keys per row
     for key_column, (kind, raw) in mapping.items():
         values = columns.get(raw)
         if values is None:
             continue
-        if kind in ("ip", "ipnet"):
-            if raw not in ip_pairs:  # the address and its network come from one parse
-                encoded = _strings(values).dictionary_encode()
-                ips, nets = _ip_pair(encoded.dictionary)
-                ip_pairs[raw] = (ips.take(encoded.indices), nets.take(encoded.indices))
-            out[key_column] = ip_pairs[raw][0 if kind == "ip" else 1]
-        else:
-            out[key_column] = _SIMPLE[kind](values)
+        if kind in _PLAIN:
+            out[key_column] = _PLAIN[kind](values)
+            continue
+        family = "ip" if kind == "ipnet" else kind
+        if (family, raw) not in made:
+            encoded = _strings(values).dictionary_encode()
+            distinct = encoded.dictionary
+            keys = memo.keys(family, distinct) if family in _MEMOISED else _DISTINCT[family](distinct)
+            made[family, raw] = tuple(k.take(encoded.indices) for k in keys)
+        out[key_column] = made[family, raw][1 if kind == "ipnet" else 0]
     return out

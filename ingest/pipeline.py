@@ -41,11 +41,10 @@ import pyarrow.ipc as ipc
 
 from graph.errors import ConfigError, InputFileError
 from graph.progress import ProgressFn, report
-from graph.report.csvsafe import neutralise
 from graph.store.base import GraphStore
 from graph.store.lock import holder_is_alive, new_holder
 from ingest.checks import Parsed, RowError, RowErrors, ValidationReport, parse_chunk, validate
-from ingest.normalise import identifier_keys
+from ingest.normalise import KeyMemo, identifier_keys
 from ingest.readers import LARGE_BLOCK_SIZE, InputFile, InputReader, RawChunk, RowTooLong, discover, open_input
 from ingest.schema import KINDS, FileKind, kind_from_columns
 
@@ -53,6 +52,9 @@ __all__ = ["ingest_paths", "IngestResult", "FileCounts", "REJECT_COLUMNS"]
 
 REJECT_COLUMNS = ("source_file", "row", "field", "code", "reason", "raw")
 _RAW_VALUE_CHARS = 1000  # longer raw values are cut in the rejects file (the row stays identifiable)
+# Staged parts are upserted together up to this many chunks' rows (while no id repeats), so that
+# a file's short last chunk joins the one before it; memory still follows the chunk size.
+_UPSERT_CHUNKS = 2
 STAGING_PREFIX = "ringwatch-ingest-"  # staging folders in the temp dir, one per running ingest
 _STAGING_OWNER = "owner.json"  # in each staging folder: host and pid of the ingest that made it
 
@@ -160,6 +162,10 @@ class IngestResult:
 
 def _cell(value: object) -> object:
     """A CSV cell that a spreadsheet will not run as a formula (the rule every RingWatch CSV follows)."""
+    # Imported here, when a row is rejected: graph.report brings networkx and the report code, a second
+    # of start-up that a clean ingest does not need.
+    from graph.report.csvsafe import neutralise
+
     return neutralise(value) if isinstance(value, str) else value
 
 
@@ -249,8 +255,10 @@ def _extra_json(table: pa.Table, names: list[str], headers: dict[str, str]) -> p
     return pc.if_else(pc.equal(pc.fill_null(joined, ""), ""), pa.scalar(None, pa.string()), objects)
 
 
-def _store_table(parsed: Parsed, good: np.ndarray, rows: np.ndarray, source: str, headers: dict[str, str]) -> pa.Table:
-    """The good rows of a parsed chunk in the store's schema (``kind.target``)."""
+def _store_table(
+    parsed: Parsed, good: np.ndarray, rows: np.ndarray, source: str, headers: dict[str, str], memo: KeyMemo
+) -> pa.Table:
+    """The good rows of a parsed chunk in the store's schema (``kind.target``); ``memo``: the run's keys."""
     kind = parsed.kind
     keep = None if good.all() else pa.array(good)
 
@@ -259,7 +267,7 @@ def _store_table(parsed: Parsed, good: np.ndarray, rows: np.ndarray, source: str
 
     count = int(good.sum())
     raw_needed = {raw for _, raw in kind.keys.values() if raw in parsed.values}
-    key_columns = identifier_keys(kind.keys, {raw: pick(parsed.values[raw]) for raw in raw_needed})
+    key_columns = identifier_keys(kind.keys, {raw: pick(parsed.values[raw]) for raw in raw_needed}, memo)
     columns: dict[str, pa.Array] = {}
     for target in kind.target:
         column = kind.column(target.name)
@@ -310,6 +318,45 @@ def _rounds(table: pa.Table, kind: FileKind) -> list[pa.Table]:
     if kind.name != "orders":
         return [table.filter(pa.array(occurrence == total - 1))]
     return [table.filter(pa.array(occurrence == k)) for k in range(int(occurrence.max()) + 1)]
+
+
+def _by_rows(parts: list[tuple[Path, int]], limit: int) -> list[list[tuple[Path, int]]]:
+    """Consecutive staged parts in runs of at most ``limit`` rows (a larger part alone)."""
+    runs: list[list[tuple[Path, int]]] = []
+    rows = 0
+    for part in parts:
+        if not runs or rows + part[1] > limit:
+            runs.append([])
+            rows = 0
+        runs[-1].append(part)
+        rows += part[1]
+    return runs
+
+
+def _without_repeats(ids: list[pa.ChunkedArray]) -> list[tuple[int, int]]:
+    """Cut consecutive parts into runs ``[start, stop)`` in which no id occurs twice, in order.
+
+    Parts come from ``_rounds``, so each holds an id once; usually no id is
+    repeated at all and the parts make one run.
+    """
+    if len(ids) < 2:
+        return [(0, len(ids))]
+    codes = np.asarray(pa.chunked_array([c for a in ids for c in a.chunks], ids[0].type).dictionary_encode().combine_chunks().indices)
+    if not len(codes) or np.bincount(codes).max() == 1:
+        return [(0, len(ids))]
+    bounds = np.cumsum([0] + [len(a) for a in ids])
+    runs: list[tuple[int, int]] = []
+    start = 0
+    seen = np.zeros(int(codes.max()) + 1, dtype=bool)
+    for j in range(len(ids)):
+        part = codes[bounds[j] : bounds[j + 1]]
+        if seen[part].any():  # this part repeats an id of the run: it starts the next one
+            runs.append((start, j))
+            start = j
+            seen[:] = False
+        seen[part] = True
+    runs.append((start, len(ids)))
+    return runs
 
 
 # -- the run ------------------------------------------------------------------------------
@@ -379,6 +426,7 @@ class _Run:
         self.chunk_rows = chunk_rows
         self.on_progress = on_progress
         self.stopping = threading.Event()  # set when the run ends early: staging ahead stops too
+        self.keys = KeyMemo()  # identifier keys made so far: each distinct raw value is normalised once
         # Progress per file kind ("reading orders", "storing orders"): rows read, staged, stored.
         self.read: Counter[str] = Counter()
         self.staged: Counter[str] = Counter()
@@ -399,7 +447,7 @@ class _Run:
                 good = _reject_rows(chunk, validate(parsed), reader.headers, staged.report, rejects)
                 self.read[kind.name] += chunk.read
                 report(self.on_progress, f"reading {kind.name}", self.read[kind.name])
-                table = _store_table(parsed, good, chunk.rows, source, reader.headers)
+                table = _store_table(parsed, good, chunk.rows, source, reader.headers, self.keys)
                 rounds = _rounds(table, kind)
                 staged.superseded += table.num_rows - sum(r.num_rows for r in rounds)
                 for k, part in enumerate(rounds):
@@ -428,18 +476,23 @@ class _Run:
         stored = stale = 0
         kind = staged.kind
         self.staged[kind.name] += staged.rows
-        for path, rows in staged.parts:
-            with pa.memory_map(str(path)) as source:
-                table = ipc.open_file(source).read_all()
-                if kind.name == "orders":
-                    counts = self.store.upsert_orders(table)
-                else:
-                    counts = self.store.upsert_entities(kind.entity, table)
-            path.unlink()
-            stored += counts.stored
-            stale += counts.stale
-            self.loaded[kind.name] += rows
-            report(self.on_progress, f"storing {kind.name}", self.loaded[kind.name], self.staged[kind.name])
+        # Few, large upserts: DuckDB appends a big one straight to its file, while a small one goes
+        # through its write-ahead log and is compressed again at the next checkpoint (~1.5x the cost).
+        for run in _by_rows(staged.parts, _UPSERT_CHUNKS * self.chunk_rows):
+            with contextlib.ExitStack() as maps:
+                tables = [ipc.open_file(maps.enter_context(pa.memory_map(str(path)))).read_all() for path, _ in run]
+                for start, stop in _without_repeats([t.column(kind.key) for t in tables]):
+                    table = pa.concat_tables(tables[start:stop])
+                    if kind.name == "orders":
+                        counts = self.store.upsert_orders(table)
+                    else:
+                        counts = self.store.upsert_entities(kind.entity, table)
+                    stored += counts.stored
+                    stale += counts.stale
+                    self.loaded[kind.name] += table.num_rows
+                    report(self.on_progress, f"storing {kind.name}", self.loaded[kind.name], self.staged[kind.name])
+            for path, _ in run:
+                path.unlink()
         with staged.rejects.open(encoding="utf-8", newline="") as handle:
             shutil.copyfileobj(handle, out)
         out.flush()

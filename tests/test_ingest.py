@@ -230,3 +230,30 @@ def test_buyer_phones_are_keyed_like_receiver_phones(tmp_path):
         ("13812345678", True),
         ("masked:138****5678", False),
     ]
+
+
+def test_repeated_ids_across_chunks_apply_in_file_order(tmp_path):
+    # Chunks of two rows: O1's versions sit in three chunks, and chunks are stored several at a time.
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        "order_id,buyer_id,seller_id,created_at,status,updated_at\n"
+        "O1,B1,S1,2026-03-01 10:00:00,paid,2026-03-01T10:00:00Z\n"
+        "O2,B1,S1,2026-03-01 10:00:00,paid,\n"
+        "O3,B1,S1,2026-03-01 10:00:00,paid,\n"
+        "O1,B1,S1,2026-03-01 10:00:00,shipped,2026-03-01T11:00:00Z\n"
+        "O1,B1,S1,2026-03-01 10:00:00,created,2026-03-01T09:00:00Z\n"
+        "O2,B1,S1,2026-03-01 10:00:00,refunded,\n",
+        encoding="utf-8",
+    )
+    buyers = tmp_path / "buyers.csv"
+    buyers.write_text("buyer_id,credit_level\nB1,1\nB2,2\nB3,3\nB1,4\nB2,5\n", encoding="utf-8")
+    result = ingest_into(tmp_path / "rw.duckdb", path, buyers, rejects=tmp_path / "r.csv", chunk_rows=2)
+    assert (result.read, result.stored, result.stale) == (11, 10, 1)
+    store = open_at(tmp_path / "rw.duckdb")
+    try:
+        orders = {r["order_id"]: r["status"] for r in store.read_table("orders").to_pylist()}
+        credit = {r["buyer_id"]: r["credit_level"] for r in store.read_table("buyers").to_pylist()}
+    finally:
+        store.close()
+    assert orders == {"O1": "shipped", "O2": "refunded", "O3": "paid"}
+    assert credit == {"B1": 4, "B2": 5, "B3": 3}  # a later buyers row replaces an earlier one

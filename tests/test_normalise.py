@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from ingest.checks import parse_booleans, parse_numbers, parse_timestamps
 from ingest.normalise import (
     MASKED_PREFIX,
+    KeyMemo,
     address_keys,
     device_keys,
     identifier_keys,
@@ -165,6 +166,27 @@ def test_identifier_keys_builds_ip_and_network_together():
     assert out["ip_key"].to_pylist() == ["10.1.2.3", "10.1.2.4"]
     assert out["ipnet_key"].to_pylist() == ["10.1.2.0/24", "10.1.2.0/24"]
     assert out["waybill_key"].to_pylist() == ["SF12345678", None]
+
+
+REPEATED = st.sampled_from(
+    ["北京市朝阳区建国路1号", "朝阳区建国路1号", "+86 138 1234 5678", "13812345678", "10.0.0.1", "::ffff:10.0.0.1"]
+)
+
+
+@given(
+    chunks=st.lists(st.lists(st.one_of(st.none(), REPEATED, TEXT), max_size=8), min_size=1, max_size=4),
+    limit=st.integers(1, 10),
+)
+@settings(deadline=None)
+def test_keys_made_with_the_runs_memo_are_the_keys_made_without(chunks, limit):
+    mapping = {"address_key": ("address", "raw"), "phone_key": ("phone", "raw"), "ip_key": ("ip", "raw"),
+               "ipnet_key": ("ipnet", "raw")}  # fmt: skip
+    memo = KeyMemo(limit=limit)
+    for chunk in chunks:
+        values = {"raw": pa.array(chunk, pa.string())}
+        with_memo = identifier_keys(mapping, values, memo)
+        without = identifier_keys(mapping, values)
+        assert {k: v.to_pylist() for k, v in with_memo.items()} == {k: v.to_pylist() for k, v in without.items()}
 
 
 # -- value parsing ---------------------------------------------------------------------------
