@@ -127,6 +127,21 @@ def test_shared_identifiers_are_listed_in_kind_key_order_whatever_the_row_order(
         pd.testing.assert_frame_equal(table, linker.identifiers_)
 
 
+def test_candidate_identifiers_are_sorted_and_counted_per_kind():
+    # Keys whose order differs between bytes, case and scripts: the listed identifiers are
+    # sorted as Python sorts (kind, key) tuples, and per_kind counts them.
+    keys = ["Zeta", "alpha", "\u00e9t\u00e9", "\u5317\u4eac-7", "10", "9", "a b"]
+    rows = [(b, kind, key) for b in ("x", "y", "z") for kind in ("phone", "device") for key in keys]
+    rows += [("x", "payment", "p-1"), ("y", "payment", "p-1"), ("w", "payment", "p-2")]
+    frame = pd.DataFrame(rows, columns=["buyer_id", "kind", "key"]).sample(frac=1.0, random_state=3)
+    (candidate,) = IdentityLinker(seed=0).fit(frame).candidates_
+    assert candidate.buyers == ["x", "y", "z"]
+    assert candidate.identifiers == sorted(candidate.identifiers)
+    assert len(candidate.identifiers) == 2 * len(keys) + 1
+    assert candidate.details["per_kind"] == {"device": len(keys), "payment": 1, "phone": len(keys)}
+    assert list(candidate.details["per_kind"]) == sorted(candidate.details["per_kind"])
+
+
 def test_scores_cover_every_buyer_in_unit_interval(fitted):
     linker, rows, ring, _, nat = fitted
     scores = IdentityLinker(seed=7).fit(rows, buyers=["lonely", ring[0]]).scores_

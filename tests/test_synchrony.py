@@ -7,7 +7,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from graph.detect.synchrony import SynchronyDetector
+from graph.detect.synchrony import SynchronyDetector, _lookup
 from graph.errors import ConfigError, StoreError
 
 T0 = pd.Timestamp("2026-03-01", tz="UTC")
@@ -196,3 +196,14 @@ def test_golden_case():
 def test_bad_parameters_are_config_errors(params):
     with pytest.raises(ConfigError):
         SynchronyDetector(**params).fit(None)
+
+
+def test_lookup_finds_each_value_among_the_keys():
+    rng = np.random.default_rng(0)
+    keys = np.unique(rng.integers(0, 10**12, 5000))
+    values = np.concatenate([rng.choice(keys, 20000), rng.integers(0, 10**12, 20000), [keys[0], keys[-1]]])
+    at = np.searchsorted(keys, values).clip(0, len(keys) - 1)
+    expected = np.where(keys[at] == values, at, -1)
+    np.testing.assert_array_equal(_lookup(keys, values), expected)
+    assert _lookup(keys[:0], values[:3]).tolist() == [-1, -1, -1]
+    assert _lookup(keys, values[:0]).tolist() == []

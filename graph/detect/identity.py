@@ -28,7 +28,6 @@ verdict to the ring scorer, which adds behaviour.
 from __future__ import annotations
 
 import random
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -293,35 +292,49 @@ class IdentityLinker:
         ends = np.searchsorted(comm_of, groups, side="right")
         kind_of = kinds.take(ident_kind[ident_of]).tolist()
         key_of = keys.take(ident_key[ident_of]).tolist()
-        fields = ("kind", "key", "n_buyers", "n_members", "weight")
         rows = [
-            dict(zip(fields, row, strict=True))
-            for row in zip(
+            {"kind": k, "key": y, "n_buyers": n, "n_members": c, "weight": w}
+            for k, y, n, c, w in zip(
                 kind_of, key_of, n_shared[ident_of].tolist(), members_of.tolist(),
                 np.round(weight[ident_of], 6).tolist(), strict=True,
             )
         ]
+        # The binding identifiers of each community again, in (kind, key) order: identifiers
+        # are numbered in that order, so sorting by number within the community is enough.
+        bound_first = ident_of[np.lexsort((ident_of, ~linked[ident_of], comm_of))]
+        ident_pairs = list(zip(kinds.take(ident_kind[bound_first]).tolist(),
+                               keys.take(ident_key[bound_first]).tolist(), strict=True))
+        # Binding identifiers per community and kind (kinds are sorted, as per_kind's keys).
+        row_group = np.repeat(np.arange(len(groups)), ends - starts)
+        bind_rows = linked[ident_of]
+        per_kind = np.bincount(
+            row_group[bind_rows] * len(kinds) + ident_kind[ident_of[bind_rows]], minlength=len(groups) * len(kinds)
+        ).reshape(len(groups), len(kinds)).tolist()
+        kind_names = [str(k) for k in kinds]
 
         # Buyer codes follow sorted ids, so a stable sort by community keeps each member list sorted.
         by_comm = np.argsort(community, kind="stable")
         by_comm = by_comm[is_group[community[by_comm]]]
         member_ids = buyer_ids.take(by_comm).tolist()
-        member_starts = np.r_[0, np.cumsum(size[groups])]
+        member_starts = np.r_[0, np.cumsum(size[groups])].tolist()
+        group_list, size_list = groups.tolist(), size[groups].tolist()
+        strength_list, raw_list = strength[groups].tolist(), comm_raw[groups].tolist()
+        start_list, bind_end, end_list = starts.tolist(), (starts + n_bind).tolist(), ends.tolist()
         candidates = []
         # Strongest first; community numbers (size, then smallest member) break ties.
         for j in np.lexsort((groups, -size[groups], -strength[groups])).tolist():
-            g, s, b, e = int(groups[j]), int(starts[j]), int(starts[j] + n_bind[j]), int(ends[j])
+            s, b, e = start_list[j], bind_end[j], end_list[j]
             candidates.append(
                 Candidate(
                     method="identity",
                     buyers=member_ids[member_starts[j] : member_starts[j + 1]],
-                    identifiers=sorted(zip(kind_of[s:b], key_of[s:b], strict=True)),
-                    strength=float(strength[g]),
+                    identifiers=ident_pairs[s:b],
+                    strength=strength_list[j],
                     details={
-                        "community": g,
-                        "n_buyers": int(size[g]),
-                        "evidence": round(float(comm_raw[g]), 6),
-                        "per_kind": dict(sorted(Counter(kind_of[s:b]).items())),
+                        "community": group_list[j],
+                        "n_buyers": size_list[j],
+                        "evidence": round(raw_list[j], 6),
+                        "per_kind": {k: c for k, c in zip(kind_names, per_kind[j], strict=True) if c},
                         "shared": rows[s : min(b, s + _MAX_LISTED)],
                         "context": rows[b : min(e, b + _MAX_LISTED)],
                     },
@@ -477,7 +490,7 @@ def leiden(
     through Leiden (most of a sparse identity graph is such small cliques).
     """
     w = np.asarray(w, dtype=float)
-    graph = igraph.Graph(n=n, edges=np.column_stack([u, v]).tolist())
+    graph = igraph.Graph(n=n, edges=_edge_list(u, v))
     graph.es["weight"] = w.tolist()
     labels = np.zeros(n, dtype=np.int64)
     rest = np.arange(n)
@@ -490,10 +503,8 @@ def leiden(
         rest = np.flatnonzero(~settled[labels])
     if len(rest):
         keep = np.isin(u, rest) & np.isin(v, rest)
-        sub = igraph.Graph(
-            n=len(rest),
-            edges=np.column_stack([np.searchsorted(rest, u[keep]), np.searchsorted(rest, v[keep])]).tolist(),
-        )
+        sub_u, sub_v = np.searchsorted(rest, u[keep]), np.searchsorted(rest, v[keep])
+        sub = igraph.Graph(n=len(rest), edges=_edge_list(sub_u, sub_v))
         igraph.set_random_number_generator(random.Random(seed))
         try:
             found = sub.community_leiden(
@@ -506,6 +517,11 @@ def leiden(
             igraph.set_random_number_generator(random)
         labels[rest] = labels.max() + 1 + np.asarray(found.membership, dtype=np.int64)
     return graph, igraph.VertexClustering(graph, labels.tolist())
+
+
+def _edge_list(u: np.ndarray, v: np.ndarray) -> list[tuple[int, int]]:
+    """Edges as igraph takes them fastest: a list of ``(u, v)`` tuples of Python ints."""
+    return list(zip(np.asarray(u).tolist(), np.asarray(v).tolist(), strict=True))
 
 
 def canonical_membership(n: int, vertices: np.ndarray, labels: np.ndarray) -> np.ndarray:

@@ -35,6 +35,7 @@ all repeat pairs (``2 q - 1`` for a mid-rank ``q``, floored at 0).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -330,9 +331,8 @@ class SynchronyDetector:
         # Only pairs that met min_events times are looked at further (a few percent of all).
         repeated = n_events >= self.min_events
         keys, n_events = keys[repeated], n_events[repeated]
-        inv = np.searchsorted(keys, pair)
-        rows = np.flatnonzero(inv < len(keys))
-        rows = rows[keys[inv[rows]] == pair[rows]]
+        inv = _lookup(keys, pair)
+        rows = np.flatnonzero(inv >= 0)
         inv, grp = inv[rows], grp[rows]
         shared = np.bincount(inv, weights=weight[grp], minlength=len(keys))
 
@@ -386,21 +386,26 @@ class SynchronyDetector:
         for (name, width), ev in zip(scales, events, strict=True):
             comm = community[ev["buyer"]]
             sel = is_group[comm]
-            key = pd.DataFrame({"community": comm[sel], "bucket": ev["bucket"][sel]})
-            co = key.groupby(["community", "bucket"], sort=True).size()
-            co = co[co >= 2].reset_index()
-            for g, rows in co.groupby("community", sort=True):
-                if g in described or len(rows) < self.min_events:
+            n_buckets = max(len(ev["seller"]), 1)
+            keys, n_members = _counts(comm[sel].astype(np.int64) * n_buckets + ev["bucket"][sel])
+            keys = keys[n_members >= 2]
+            co_comm, co_bucket = keys // n_buckets, keys % n_buckets  # by community, then bucket
+            first = np.flatnonzero(np.r_[True, co_comm[1:] != co_comm[:-1]]) if len(keys) else np.zeros(0, np.int64)
+            bounds = np.r_[first, len(keys)].tolist()
+            co_seller, co_start = ev["seller"][co_bucket].tolist(), ev["start"][co_bucket].tolist()
+            for g, lo, hi in zip(co_comm[first].tolist(), bounds[:-1], bounds[1:], strict=True):
+                if g in described or hi - lo < self.min_events:
                     continue
-                buckets = rows["bucket"].to_numpy()
-                sellers, counts = np.unique(ev["seller"][buckets], return_counts=True)
-                starts = np.sort(ev["start"][buckets])[:_MAX_LISTED] * width
-                described[int(g)] = {
+                seller_events = Counter(co_seller[lo:hi])
+                window_starts = sorted(co_start[lo:hi])
+                described[g] = {
                     "window": name,
-                    "n_co_events": int(len(buckets)),
-                    "n_windows": int(len(np.unique(ev["start"][buckets]))),
-                    "seller_events": {str(seller_ids[s]): int(c) for s, c in zip(sellers, counts, strict=True)},
-                    "example_windows": [pd.Timestamp(int(s), unit="s", tz="UTC").isoformat() for s in starts],
+                    "n_co_events": hi - lo,
+                    "n_windows": len(set(window_starts)),
+                    "seller_events": {str(seller_ids[s]): c for s, c in sorted(seller_events.items())},
+                    "example_windows": [
+                        pd.Timestamp(s * width, unit="s", tz="UTC").isoformat() for s in window_starts[:_MAX_LISTED]
+                    ],
                 }
 
         order = np.argsort(community, kind="stable")
@@ -460,6 +465,40 @@ def _counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     np.not_equal(values[1:], values[:-1], out=first[1:])
     start = np.flatnonzero(first)
     return values[start], np.diff(np.r_[start, len(values)])
+
+
+def _lookup(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Position of each of ``values`` in the distinct integer ``keys`` (-1 when absent).
+
+    A hash table over the keys: they are few (the repeated pairs) and stay in
+    cache, while binary-searching millions of values in them does not.
+    """
+    size = 1 << max(4, int(2 * len(keys)).bit_length())
+    return _probe(np.ascontiguousarray(keys, dtype=np.int64), np.ascontiguousarray(values, dtype=np.int64), size)
+
+
+@numba.njit(cache=True, nogil=True)
+def _probe(keys, values, size):
+    mask = size - 1
+    slot_key = np.empty(size, np.int64)
+    slot_at = np.full(size, -1, np.int64)
+    for i in range(keys.shape[0]):
+        h = (np.uint64(keys[i]) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)
+        j = np.int64(h) & mask
+        while slot_at[j] >= 0:
+            j = (j + 1) & mask
+        slot_key[j] = keys[i]
+        slot_at[j] = i
+    out = np.full(values.shape[0], -1, np.int64)
+    for i in range(values.shape[0]):
+        h = (np.uint64(values[i]) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)
+        j = np.int64(h) & mask
+        while slot_at[j] >= 0:
+            if slot_key[j] == values[i]:
+                out[i] = slot_at[j]
+                break
+            j = (j + 1) & mask
+    return out
 
 
 def _poisson_surprise(observed: np.ndarray, expected: np.ndarray) -> np.ndarray:
