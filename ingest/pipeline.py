@@ -162,7 +162,7 @@ class IngestResult:
 
 def _cell(value: object) -> object:
     """A CSV cell that a spreadsheet will not run as a formula (the rule every RingWatch CSV follows)."""
-    # Imported here, when a row is rejected: graph.report brings networkx and the report code, a second
+    # Imported here, when a row is rejected: graph.report brings the report code (jinja2 and more), a second
     # of start-up that a clean ingest does not need.
     from graph.report.csvsafe import neutralise
 

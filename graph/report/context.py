@@ -136,13 +136,27 @@ class RunData:
     def __post_init__(self) -> None:
         self.by_id = {r["ring_id"]: r for r in self.rings}
         self._hood: Neighbourhood | None = None
+        self._orders: dict[str, list[dict[str, Any]]] | None = None
+
+    def _buyers(self) -> list[str]:
+        """Every buyer of the run's (selected) rings."""
+        return sorted({m["entity_id"] for rows in self.members.values() for m in rows if m["entity_type"] == "buyer"})
 
     def neighbourhood(self) -> Neighbourhood:
         """The links around every buyer of the run's (selected) rings, read on first use."""
         if self._hood is None:
-            buyers = (m["entity_id"] for rows in self.members.values() for m in rows if m["entity_type"] == "buyer")
-            self._hood = Neighbourhood.read(self.store, buyers)
+            self._hood = Neighbourhood.read(self.store, self._buyers())
         return self._hood
+
+    def orders_of(self, buyers: list[str]) -> list[dict[str, Any]]:
+        """The buyers' orders (fresh dicts). Every ring buyer's orders are read in one store call on
+        first use: a call costs a scan of the orders table however few buyers it names."""
+        if self._orders is None:
+            every = self._buyers()
+            self._orders = defaultdict(list)
+            for o in self.store.orders_of(every).to_pylist() if every else []:
+                self._orders[o["buyer_id"]].append(o)
+        return [dict(o) for b in buyers for o in self._orders.get(b, [])]
 
     @property
     def run_id(self) -> str:
@@ -316,7 +330,7 @@ def _ring_orders(data: RunData, ring: dict[str, Any], buyers: list[str], targets
     """
     if not buyers:
         return []
-    orders = data.store.orders_of(buyers).to_pylist()
+    orders = data.orders_of(buyers)
     lo, hi = ring["first_order_at"], ring["last_order_at"]
     if hi is not None:
         hi += timedelta(seconds=1)  # the ring's span may be kept to the second, order times finer

@@ -12,7 +12,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import networkx as nx
+import numpy as np
+
+from graph.layout import spring_layout
 
 __all__ = ["ENTITY_COLOURS", "graph_picture", "timeline_picture"]
 
@@ -62,15 +64,14 @@ def graph_picture(
         ``width``, ``height``, ``nodes`` (x, y, r, fill, label, title, show_label),
         ``edges`` (x1, y1, x2, y2, width, rel), ``legend`` (entity, fill).
     """
-    graph = nx.Graph()
-    graph.add_nodes_from(n["id"] for n in nodes)
-    graph.add_edges_from((s, t) for s, t, _rel, _n in edges)
-    if len(graph) == 0:
+    if not nodes:
         return {"width": width, "height": height, "nodes": [], "edges": [], "legend": []}
-    k = 2.5 / math.sqrt(len(graph))  # a little more room than the default, labels need it
-    pos = nx.spring_layout(graph, seed=seed, k=k, iterations=60) if len(graph) > 1 else {nodes[0]["id"]: (0.0, 0.0)}
-    xs = [p[0] for p in pos.values()]
-    ys = [p[1] for p in pos.values()]
+    index = {n["id"]: i for i, n in enumerate(nodes)}
+    source = np.array([index[s] for s, _t, _rel, _n in edges], dtype=np.int64)
+    target = np.array([index[t] for _s, t, _rel, _n in edges], dtype=np.int64)
+    x, y = spring_layout(len(nodes), source, target, seed=seed)
+    pos = {n["id"]: (float(x[i]), float(y[i])) for i, n in enumerate(nodes)}
+    xs, ys = x.tolist(), y.tolist()
     margin = 40.0
 
     def scale(value: float, low: float, high: float, size: int) -> float:
@@ -79,7 +80,7 @@ def graph_picture(
         return round(margin + (value - low) / (high - low) * (size - 2 * margin), 1)
 
     at = {nid: (scale(x, min(xs), max(xs), width), scale(y, min(ys), max(ys), height)) for nid, (x, y) in pos.items()}
-    label_all = len(graph) <= _LABEL_ALL_UNDER
+    label_all = len(nodes) <= _LABEL_ALL_UNDER
     drawn_nodes = [
         {
             "x": at[n["id"]][0],
