@@ -93,7 +93,11 @@ class IdentityLinker:
     min_size : int
         Smallest community reported as a candidate.
     n_iterations : int
-        Leiden iterations; negative runs until the partition is stable.
+        Leiden iterations; negative runs until the partition is stable. The
+        default 2 is a fixed count (deterministic for a seed): at 1M orders it
+        cuts the fit about 3.5-fold and measured no worse on the quality and
+        holdout benchmarks than running until stable (see
+        docs/detection-identity-synchrony.md).
     seed : int
         Seed of Leiden's random choices; the same seed gives the same membership.
 
@@ -144,7 +148,7 @@ class IdentityLinker:
         objective: str = "CPM",
         resolution: float | None = None,
         min_size: int = 2,
-        n_iterations: int = -1,
+        n_iterations: int = 2,
         seed: int = 0,
     ):
         self.min_weight = min_weight
