@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from graph import __version__
 from graph.detect.base import Candidate
@@ -465,43 +466,62 @@ def _buyer_scores(
     buyers: pa.Table,
 ) -> pd.DataFrame:
     """Every buyer once: a member's ring score modulated by how much it takes part;
-    others a damped noisy-OR of the detectors' own scores (so the ranking stays useful)."""
-    ids = pd.Index(pop.buyer_ids.astype(str))
+    others a damped noisy-OR of the detectors' own scores (so the ranking stays useful).
+
+    Works on positions in the sorted buyer ids (Arrow hash lookups), never on
+    string-indexed pandas objects: with a million buyers those dominated the stage.
+    """
+    known = pa.array(pop.buyer_ids, pa.string())
     if buyers.num_rows:
-        ids = ids.union(pd.Index(buyers["buyer_id"].drop_null().to_pylist()))
-    ids = ids.sort_values()
+        extra = pc.unique(buyers["buyer_id"].drop_null()).cast(pa.string())
+        known = pa.concat_arrays([known, extra.filter(pc.invert(pc.is_in(extra, value_set=known)))])
+    ids_arr = known.take(pc.sort_indices(known))
+    ids = ids_arr.to_numpy(zero_copy_only=False)
+
+    def positions(values: Any) -> np.ndarray:
+        arr = pa.array(np.asarray(values, dtype=object), pa.string(), from_pandas=True)
+        return pc.fill_null(pc.index_in(arr, value_set=ids_arr), -1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+    def best_at(pos: np.ndarray, values: np.ndarray) -> pd.Series:
+        """Per buyer position, the highest value (NaN when all are NaN); unknown ids dropped."""
+        ok = pos >= 0
+        return pd.Series(values[ok]).groupby(pos[ok]).max()
+
     outside = np.ones(len(ids))
     for scores in detector_scores.values():
-        s = scores.groupby(level=0).max().reindex(ids).fillna(0.0).clip(0, 1).to_numpy(dtype=np.float64)
-        outside *= 1.0 - s
+        best = best_at(positions(scores.index), scores.to_numpy(dtype=np.float64))
+        s = np.zeros(len(ids))
+        s[best.index.to_numpy(np.int64)] = best.fillna(0.0).to_numpy(np.float64)
+        outside *= 1.0 - np.clip(s, 0, 1)
     score = OUTSIDE_DAMPING * (1.0 - outside)
     near = binding_users(pop, ev)
     if not near.empty:
         near_score = LINKED_OUTSIDE * ev.scores[near["ring"].to_numpy(np.int64)] * near["share"].to_numpy(np.float64)
-        best = pd.Series(near_score).groupby(near["buyer_id"].to_numpy()).max()
-        at = ids.get_indexer(best.index)
-        score[at[at >= 0]] = np.maximum(score[at[at >= 0]], best.to_numpy()[at >= 0])
+        best = best_at(positions(near["buyer_id"].to_numpy()), np.asarray(near_score, np.float64))
+        at = best.index.to_numpy(np.int64)
+        score[at] = np.maximum(score[at], best.to_numpy())
     ring_id = np.full(len(ids), None, dtype=object)
     ring_type = np.full(len(ids), None, dtype=object)
     m = ev.members
     if not m.empty:
         r = m["ring"].to_numpy(np.int64)
         inside = pd.DataFrame({
-            "buyer_id": m["buyer_id"].to_numpy(),
+            "at": positions(m["buyer_id"].to_numpy()),
             "score": ev.scores[r] * (0.75 + 0.25 * m["member_score"].to_numpy(np.float64)),
             "ring_id": rid[r],
             "ring_type": np.asarray(ev.types, dtype=object)[r],
         })
         # A buyer in several rings belongs to the one that makes it most suspicious.
-        inside = inside.sort_values(["buyer_id", "score", "ring_id"], ascending=[True, False, True], kind="stable")
-        inside = inside.drop_duplicates("buyer_id")
-        at = ids.get_indexer(inside["buyer_id"])
+        inside = inside.sort_values(["at", "score", "ring_id"], ascending=[True, False, True], kind="stable")
+        inside = inside.drop_duplicates("at")
+        at = inside["at"].to_numpy(np.int64)
         score[at] = np.maximum(score[at], inside["score"].to_numpy())
         ring_id[at] = inside["ring_id"].to_numpy()
         ring_type[at] = inside["ring_type"].to_numpy()
-    frame = pd.DataFrame({"buyer_id": ids.to_numpy(dtype=object), "score": np.clip(np.round(score, 6), 0, 1),
-                          "ring_id": ring_id, "ring_type": ring_type})
-    return frame.sort_values(["score", "buyer_id"], ascending=[False, True], kind="stable")
+    score = np.clip(np.round(score, 6), 0, 1)
+    order = np.lexsort((np.arange(len(ids)), -score))  # score descending, then buyer id (ids are sorted)
+    return pd.DataFrame({"buyer_id": ids[order], "score": score[order],
+                         "ring_id": ring_id[order], "ring_type": ring_type[order]})
 
 
 def _to_table(frame: pd.DataFrame, name: str) -> pa.Table:
