@@ -84,7 +84,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from graph.detect.identity import KIND_PRIORS, UNKNOWN_KIND_PRIOR
+from graph.detect.identity import KIND_PRIORS, UNKNOWN_KIND_PRIOR, distinct
 from graph.errors import EmptyGraphError
 from graph.model import MEMBER_ENTITY_TYPES
 from graph.rings import Ring
@@ -386,11 +386,11 @@ def _shop_links(pop: Population, links: np.ndarray, pair_buyer: np.ndarray, pair
     pop.linked_at = np.zeros(0, np.int64)
     if not len(a):
         return
-    key = _sorted_distinct(np.minimum(a, b) * n_b + np.maximum(a, b))
+    key = distinct(np.minimum(a, b) * n_b + np.maximum(a, b))
     pairs = pd.DataFrame({"a": key // n_b, "b": key % n_b})
     shops = pd.DataFrame({"b": pair_buyer, "s": pair_seller})
     common = pairs.merge(shops.rename(columns={"b": "a"}), on="a").merge(shops, on=["b", "s"])
-    at = _sorted_distinct(np.concatenate([common["a"].to_numpy(np.int64), common["b"].to_numpy(np.int64)]) * n_s
+    at = distinct(np.concatenate([common["a"].to_numpy(np.int64), common["b"].to_numpy(np.int64)]) * n_s
                    + np.tile(common["s"].to_numpy(np.int64), 2))
     pop.linked_at = at
     pop.shop_linked = np.bincount(at % n_s, minlength=n_s).astype(np.float64)
@@ -724,21 +724,12 @@ def _owner(code: np.ndarray, group: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def _sorted_distinct(values: np.ndarray) -> np.ndarray:
-    """Sorted distinct values of an integer array (``np.unique`` without sorting's speed:
-    its hash path in numpy 2.4 is tens of times slower than sorting integer keys)."""
-    values = np.sort(np.asarray(values))
-    keep = np.ones(len(values), dtype=bool)
-    np.not_equal(values[1:], values[:-1], out=keep[1:])
-    return values[keep]
-
-
 def _distinct(code: np.ndarray, n: int, other: np.ndarray) -> np.ndarray:
     """Per code, how many distinct values of ``other`` its rows hold."""
     code, other = np.asarray(code, np.int64), np.asarray(other, np.int64)
     size = int(other.max(initial=0)) + 1
     if max(n, 1) * size < 2**62:  # the usual case: one packed key, sorted (no hashing)
-        return np.bincount(_sorted_distinct(code * size + other) // size, minlength=n)
+        return np.bincount(distinct(code * size + other) // size, minlength=n)
     pair, _ = _dense(code, other)
     first = np.unique(pair, return_index=True)[1]
     return np.bincount(code[first], minlength=n)
@@ -1073,7 +1064,7 @@ def _lockstep(pop, fg, ft, fb, fs, G: int, R: int, search: np.ndarray) -> dict[s
         m = np.bincount(gs, minlength=n_gs).astype(np.float64)[gs]
         p = 1.0 - np.power(max(1.0 - width / pop.t_span, 0.0), np.maximum(m - 1, 0))
         exp = np.bincount(fg[keep], weights=p, minlength=G)
-        windows = np.bincount(gw_group[_sorted_distinct(gw[together])], minlength=G) if together.any() else np.zeros(G, np.int64)
+        windows = np.bincount(gw_group[distinct(gw[together])], minlength=G) if together.any() else np.zeros(G, np.int64)
         s = poisson_surprise(hits[:R], exp[:R] + PSEUDO_COUNT) - search - math.log(len(LOCKSTEP_WINDOWS))
         obs = hits / np.maximum(n_keep, 1)
         better = s > out["surprise"]

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Candidate"]
+import numpy as np
+
+__all__ = ["Candidate", "poisson_surprise"]
 
 
 @dataclass
@@ -35,3 +37,12 @@ class Candidate:
     identifiers: list[tuple[str, str]] = field(default_factory=list)
     strength: float = 0.0
     details: dict[str, Any] = field(default_factory=dict)
+
+
+def poisson_surprise(observed: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """Chernoff bound on ``-ln P(X >= observed)`` for ``X ~ Poisson(expected)`` (0 when not above)."""
+    o = np.asarray(observed, np.float64)
+    e = np.maximum(np.asarray(expected, np.float64), 1e-300)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bound = o * np.log(np.where(o > 0, o / e, 1.0)) - o + e
+    return np.where(o > e, bound, 0.0)

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from graph.detect.base import Candidate
+from graph.detect.base import Candidate, poisson_surprise
 from graph.detect.identity import _frame, _index, factorize_sorted, midrank, pairs_within_groups
 from graph.errors import ConfigError
 
@@ -136,7 +136,7 @@ class ShopDetector:
         # The data set's own repeat rate: orders beyond the first per customer and shop.
         rate = (orders.sum() - buyers.sum()) / max(buyers.sum(), 1)
         expected = buyers * rate
-        surprise = _poisson_surprise(orders - buyers, expected)
+        surprise = poisson_surprise(orders - buyers, expected)
         shops = np.flatnonzero(repeaters >= self.min_buyers)
         strength = np.zeros(n_sellers)
         strength[shops] = midrank(surprise[shops])
@@ -178,7 +178,7 @@ class ShopDetector:
         key, inv, shared = np.unique(a * n_sellers + b, return_inverse=True, return_counts=True)
         sa, sb = key // n_sellers, key % n_sellers
         expected = size[sa] * size[sb] * chance
-        surprise = _poisson_surprise(shared, expected)
+        surprise = poisson_surprise(shared, expected)
         tested = shared >= 2
         bound = math.log(max(int(tested.sum()), 1) / self.max_chance)
         linked = tested & (surprise >= bound)
@@ -235,7 +235,7 @@ class ShopDetector:
         key, shared = np.unique(key, return_counts=True)
         group, shop = key // n, key % n
         group_size = np.bincount(component[in_group], weights=size[in_group], minlength=n)
-        surprise = _poisson_surprise(shared, size[shop] * group_size[group] * chance)
+        surprise = poisson_surprise(shared, size[shop] * group_size[group] * chance)
         ok = (shared >= 2) & (surprise >= bound)
         if not ok.any():
             return component
@@ -247,15 +247,6 @@ class ShopDetector:
         component[joins] = into
         in_group[joins] = True
         return component
-
-
-def _poisson_surprise(observed: np.ndarray, expected: np.ndarray) -> np.ndarray:
-    """Chernoff bound on ``-ln P(X >= observed)`` for ``X ~ Poisson(expected)`` (0 when not above)."""
-    o = np.asarray(observed, np.float64)
-    e = np.maximum(np.asarray(expected, np.float64), 1e-300)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        bound = o * np.log(np.where(o > 0, o / e, 1.0)) - o + e
-    return np.where(o > e, bound, 0.0)
 
 
 def _components(u: np.ndarray, v: np.ndarray, n: int) -> np.ndarray:

@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from graph.detect.base import Candidate
+from graph.detect.base import Candidate, poisson_surprise
 from graph.detect.identity import (
     _frame,
     _index,
@@ -344,7 +344,7 @@ class SynchronyDetector:
         a_u = active[np.searchsorted(active_keys, (keys[p_idx] // nb) * max(n_sellers, 1) + p_seller)]
         a_v = active[np.searchsorted(active_keys, (keys[p_idx] % nb) * max(n_sellers, 1) + p_seller)]
         expected = np.bincount(p_idx, weights=a_u * a_v / n_windows, minlength=len(keys))
-        surprise = _poisson_surprise(n_events, expected)
+        surprise = poisson_surprise(n_events, expected)
         tests = np.maximum(partners[keys // nb], partners[keys % nb])
         alone = surprise >= np.log(tests / self.max_chance)
         beyond_chance = surprise >= -np.log(self.max_chance)
@@ -499,13 +499,6 @@ def _probe(keys, values, size):
                 break
             j = (j + 1) & mask
     return out
-
-
-def _poisson_surprise(observed: np.ndarray, expected: np.ndarray) -> np.ndarray:
-    """Chernoff bound on ``-ln P(X >= observed)`` for ``X ~ Poisson(expected)`` (0 when not above)."""
-    expected = np.maximum(expected, 1e-300)
-    bound = observed * np.log(observed / expected) - observed + expected
-    return np.where(observed > expected, bound, 0.0)
 
 
 def _bucket_cap(size: np.ndarray, max_bucket: int, max_pairs: int) -> int:
