@@ -14,7 +14,8 @@ Addresses
     ``12-3`` stay apart), Chinese numerals before a unit word turned into
     digits (``三号楼`` → ``3号楼``), building words unified (``号楼 栋 幢 座`` →
     ``栋``), floors (``楼 层`` → ``层``), a trailing room word dropped (``301室`` →
-    ``301``), and a leading province or municipality dropped, with or without
+    ``301``), a delivery note in brackets after the house or room number dropped
+    (``201（放门口）`` → ``201``), and a leading province or municipality dropped, with or without
     its ``省 / 市 / 自治区`` suffix. Nothing else is guessed: a different
     building, room or district gives a different key.
 Phones
@@ -213,9 +214,14 @@ def _without_province(s: pa.Array) -> pa.Array:
 _EXOTIC = r"[^\x00-\x7f\x{4e00}-\x{9fff}]"  # ASCII and CJK ideographs are NFKC already
 
 
+# A bracketed remark after the last number is for the courier ("放门口", "工作日送"), not the place.
+_DELIVERY_NOTE = r"([0-9](?:号房|室|房|号)?)[\s\p{P}]*(?:(?:\([^()]*\)|\[[^\[\]]*\]|【[^【】]*】)[\s\p{P}]*)+$"
+
+
 def _address_pass(values: pa.Array) -> pa.Array:
     s = _where(values, _EXOTIC, lambda v: pc.utf8_normalize(v, "NFKC"))
     s = pc.utf8_lower(s)
+    s = _where(s, r"[)\]】][\s\p{P}]*$", lambda v: pc.replace_substring_regex(v, _DELIVERY_NOTE, r"\1"))
     # Separators go, except between two digits where they become one "-".
     s = _where(s, _SEP, _without_separators)
     s = _python_map(s, pc.match_substring_regex(s, _HAS_CN_NUMBER), _convert_cn_numbers)

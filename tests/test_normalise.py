@@ -84,7 +84,8 @@ def address(draw, place=None, building=None, room=None):
     room_text = str(room) + draw(st.sampled_from(["室", "", "号", "房"]))
     sep = st.sampled_from(["", " ", "  ", ",", "，", "　"])
     parts = [prefix, city, district, f"{road}{number}号", f"{b}{word}", room_text]
-    return "".join(p + draw(sep) for p in parts if p)
+    note = draw(st.sampled_from(["", "（放门口）", "(工作日送)", "【放快递柜】 "]))  # for the courier
+    return "".join(p + draw(sep) for p in parts if p) + note
 
 
 @given(place=st.sampled_from(PLACES), building=st.integers(1, 23), room=st.integers(101, 2504), data=st.data())
@@ -110,12 +111,15 @@ def test_address_examples():
     got = keys(
         address_keys,
         ["广东省深圳市南山区科技园路8号3号楼201室", "深圳市南山区 科技园路８号三栋201", "广东深圳市南山区科技园路8号3幢201号",
-         "北京路1号", "上海路1号", "吉林市船营区1号", "吉林省吉林市船营区1号", "3栋1-23", "3栋12-3"],
+         "北京路1号", "上海路1号", "吉林市船营区1号", "吉林省吉林市船营区1号", "3栋1-23", "3栋12-3",
+         "深圳市南山区科技园路8号3栋201室（放门口）", "幸福小区(东区)3栋201", "幸福小区(西区)3栋201"],
     )  # fmt: skip
     assert got[0] == got[1] == got[2] == "深圳市南山区科技园路8号3栋201"
     assert got[3] != got[4]  # a street named after a province keeps its name
     assert got[5] == got[6] == "吉林市船营区1"
     assert got[7] != got[8]  # separators between digits are kept
+    assert got[9] == got[0]  # a delivery note is not part of the place
+    assert got[10] != got[11]  # a bracket inside the address is
 
 
 # -- phones ----------------------------------------------------------------------------
