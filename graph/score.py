@@ -1656,6 +1656,11 @@ class Screened:
         (of all its orders when it has none).
     n_screened_out : int
         Rings dropped by the screen.
+    buyer_evidence : np.ndarray
+        Per buyer code, the highest score (:func:`combine_lines`) of the
+        loose reading of any proposed ring holding it, screened out or not
+        (0 for buyers in none): what the groups a buyer was proposed in show,
+        for ranking buyers that no published ring holds.
     """
 
     rings: list[Ring]
@@ -1665,6 +1670,7 @@ class Screened:
     types: list[str]
     periods: np.ndarray
     n_screened_out: int
+    buyer_evidence: np.ndarray
 
 
 def _targets_by_group(pop: Population, tg: pd.DataFrame, n: int) -> list[list[str]]:
@@ -1706,6 +1712,8 @@ def screen(pop: Population, rings: Sequence[Ring]) -> Screened:
     R = len(rings)
     m = _measure(pop, mg, mb, R, R)
     lines, types = _reference_lines(pop, m, R)
+    buyer_evidence = np.zeros(len(pop.buyer_ids))
+    np.maximum.at(buyer_evidence, mb, combine_lines(lines)[mg])
     # Could show two lines: the second strongest reaches half of MIN_LINE on this loose reading.
     ok = (np.bincount(mg, minlength=R) >= 2) & (-np.sort(-lines, axis=1)[:, 1] >= MIN_LINE / 2)
     behaving = lines[:, LINES.index("behaviour")] >= MIN_LINE
@@ -1728,6 +1736,7 @@ def screen(pop: Population, rings: Sequence[Ring]) -> Screened:
         types=[types[i] for i in keep],
         periods=periods[keep],
         n_screened_out=R - len(keep),
+        buyer_evidence=buyer_evidence,
     )
 
 

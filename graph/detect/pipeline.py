@@ -30,7 +30,16 @@ from graph.errors import EmptyGraphError
 from graph.progress import ProgressFn, report
 from graph.rings import Ring, add_proposals, assemble, claim_by_score, match_previous, merge_shared_targets
 from graph.schema import RESULT_SCHEMAS, TS
-from graph.score import Evidence, Population, binding_users, evaluate, prepare, screen, trim_to_evidence
+from graph.score import (
+    LINE_WEIGHTS,
+    Evidence,
+    Population,
+    binding_users,
+    evaluate,
+    prepare,
+    screen,
+    trim_to_evidence,
+)
 from graph.store.base import GraphStore
 
 __all__ = ["DetectionResult", "run_detection", "METHODS", "FLAG_SCORE"]
@@ -46,8 +55,9 @@ MIN_CANDIDATE_STRENGTH = 0.01
 # included): assembled apart, never by containment, and their buyers may still serve
 # in null groups unless the screen keeps their ring.
 PROPOSAL_METHODS: tuple[str, ...] = ("shop",)
-# Non-members' scores: the detectors' own per-buyer scores, damped so that no
-# buyer outside a ring outranks a member of a flagged ring.
+# Non-members' scores: the evidence of the groups they were proposed in (or the detectors'
+# own per-buyer scores as one line), damped so that no buyer outside a ring outranks a
+# member of a flagged ring.
 OUTSIDE_DAMPING = 0.4
 # A buyer outside a ring that uses one of the ring's binding identifiers (a device or payment
 # account used mostly by its members): this share of the ring's score times the identifier's
@@ -188,9 +198,12 @@ def _run_detectors(
     return candidates, scores, info
 
 
-def _find_rings(pop: Population, candidates: list[Candidate], *, seed: int, min_score: float) -> Evidence:
+def _find_rings(
+    pop: Population, candidates: list[Candidate], *, seed: int, min_score: float
+) -> tuple[Evidence, np.ndarray]:
     """Candidates to scored rings: assemble, screen, merge fragments, calibrate, give shared
-    buyers to the strongest ring, trim, measure again."""
+    buyers to the strongest ring, trim, measure again. Also returns, per buyer code, the
+    screen's score of the strongest proposal holding it (:attr:`Screened.buyer_evidence`)."""
     # Candidates no denser or more linked than chance (strength 0) propose nothing.
     focused = [c for c in candidates if c.method not in PROPOSAL_METHODS]
     broad = [c for c in candidates if c.method in PROPOSAL_METHODS]
@@ -231,7 +244,7 @@ def _find_rings(pop: Population, candidates: list[Candidate], *, seed: int, min_
     trimmed = trim_to_evidence(pop, ev)
     if [r.buyers for r in trimmed] != [r.buyers for r in ev.rings]:
         ev = measure(trimmed)
-    return ev
+    return ev, screened.buyer_evidence
 
 
 def _target_orders(pop: Population, rings: list[Ring], targets_of: list[list[str]]) -> list[dict[str, float]]:
@@ -335,14 +348,14 @@ def run_detection(
         report(on_progress, "detect", 2 + wanted.index(method), steps)
 
     candidates, detector_scores, method_info = _run_detectors(wanted, orders, identifiers, seed, detected)
-    ev = _find_rings(pop, candidates, seed=seed, min_score=min_score)
+    ev, proposed = _find_rings(pop, candidates, seed=seed, min_score=min_score)
     lap("rings")
     report(on_progress, "detect", len(wanted) + 2, steps)
 
     run_id = run_id or started.strftime("run-%Y%m%dT%H%M%S%fZ")
     previous_run = next((r["run_id"] for r in store.runs() if r["run_id"] != run_id), None)
     previous = _previous_rings(store, previous_run) if previous_run else {}
-    tables = _tables(pop, ev, previous, detector_scores, buyers)
+    tables = _tables(pop, ev, previous, detector_scores, proposed, buyers)
     n_published = tables["rings"].num_rows
     lap("assign_ids")
 
@@ -393,6 +406,7 @@ def _tables(
     ev: Evidence,
     previous: dict[str, list[str]],
     detector_scores: dict[str, pd.Series],
+    proposed: np.ndarray,
     buyers: pa.Table,
 ) -> dict[str, pa.Table]:
     """The four result tables of the kept rings (``ev`` positions), with stable ids."""
@@ -453,7 +467,7 @@ def _tables(
         "rings": _to_table(ring_rows, "rings"),
         "ring_members": _to_table(members, "ring_members"),
         "ring_evidence": _to_table(evidence, "ring_evidence"),
-        "buyer_scores": _to_table(_buyer_scores(pop, kept, ev, rid, detector_scores, buyers), "buyer_scores"),
+        "buyer_scores": _to_table(_buyer_scores(pop, kept, ev, rid, detector_scores, proposed, buyers), "buyer_scores"),
     }
 
 
@@ -463,10 +477,18 @@ def _buyer_scores(
     ev: Evidence,
     rid: np.ndarray,
     detector_scores: dict[str, pd.Series],
+    proposed: np.ndarray,
     buyers: pa.Table,
 ) -> pd.DataFrame:
-    """Every buyer once: a member's ring score modulated by how much it takes part;
-    others a damped noisy-OR of the detectors' own scores (so the ranking stays useful).
+    """Every buyer once: a member's ring score modulated by how much it takes part; others
+    damped (so the ranking stays useful, below the flag) evidence of the groups they were
+    proposed in (``proposed``, per buyer code, see :func:`_find_rings`), or of the detectors'
+    own scores counted as one line of evidence.
+
+    A detector's per-buyer score says how linked, regular or synchronised an account is;
+    a household's accounts score high on it. What the groups the account was proposed in
+    show (two lines, or one) says how suspicious it is; a detector's score alone is one line,
+    which a ring's score counts at most the first of :data:`LINE_WEIGHTS`.
 
     Works on positions in the sorted buyer ids (Arrow hash lookups), never on
     string-indexed pandas objects: with a million buyers those dominated the stage.
@@ -493,7 +515,9 @@ def _buyer_scores(
         s = np.zeros(len(ids))
         s[best.index.to_numpy(np.int64)] = best.fillna(0.0).to_numpy(np.float64)
         outside *= 1.0 - np.clip(s, 0, 1)
-    score = OUTSIDE_DAMPING * (1.0 - outside)
+    evidence = np.zeros(len(ids))
+    evidence[positions(pop.buyer_ids)] = proposed
+    score = OUTSIDE_DAMPING * np.maximum(evidence, LINE_WEIGHTS[0] * (1.0 - outside))
     near = binding_users(pop, ev)
     if not near.empty:
         near_score = LINKED_OUTSIDE * ev.scores[near["ring"].to_numpy(np.int64)] * near["share"].to_numpy(np.float64)
