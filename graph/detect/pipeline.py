@@ -55,8 +55,8 @@ MIN_CANDIDATE_STRENGTH = 0.01
 # included): assembled apart, never by containment, and their buyers may still serve
 # in null groups unless the screen keeps their ring.
 PROPOSAL_METHODS: tuple[str, ...] = ("shop",)
-# Non-members' scores: the evidence of the groups they were proposed in (or the detectors'
-# own per-buyer scores as one line), damped so that no buyer outside a ring outranks a
+# Non-members' scores: the evidence of the groups they were proposed in and the detectors'
+# own per-buyer scores as one line, damped so that no buyer outside a ring outranks a
 # member of a flagged ring.
 OUTSIDE_DAMPING = 0.4
 # A buyer outside a ring that uses one of the ring's binding identifiers (a device or payment
@@ -481,9 +481,9 @@ def _buyer_scores(
     buyers: pa.Table,
 ) -> pd.DataFrame:
     """Every buyer once: a member's ring score modulated by how much it takes part; others
-    damped (so the ranking stays useful, below the flag) evidence of the groups they were
-    proposed in (``proposed``, per buyer code, see :func:`_find_rings`), or of the detectors'
-    own scores counted as one line of evidence.
+    damped (so the ranking stays useful, below the flag) the noisy-OR of two readings: the
+    evidence of the groups they were proposed in (``proposed``, per buyer code, see
+    :func:`_find_rings`) and the detectors' own scores counted as one line of evidence.
 
     A detector's per-buyer score says how linked, regular or synchronised an account is;
     a household's accounts score high on it. What the groups the account was proposed in
@@ -517,7 +517,7 @@ def _buyer_scores(
         outside *= 1.0 - np.clip(s, 0, 1)
     evidence = np.zeros(len(ids))
     evidence[positions(pop.buyer_ids)] = proposed
-    score = OUTSIDE_DAMPING * np.maximum(evidence, LINE_WEIGHTS[0] * (1.0 - outside))
+    score = OUTSIDE_DAMPING * (1.0 - (1.0 - evidence) * (1.0 - LINE_WEIGHTS[0] * (1.0 - outside)))
     near = binding_users(pop, ev)
     if not near.empty:
         near_score = LINKED_OUTSIDE * ev.scores[near["ring"].to_numpy(np.int64)] * near["share"].to_numpy(np.float64)
