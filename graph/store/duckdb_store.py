@@ -65,6 +65,16 @@ FROM buyers b WHERE b.phone_key IS NOT NULL
   AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.buyer_id = b.buyer_id AND o.phone_key = b.phone_key)"""
 
 
+# An identifier's display value: its most common raw spelling, ties to the smallest (DuckDB's mode() breaks
+# ties by scan order, which made exports differ run to run), and how many buyers use it.
+_DESCRIBE_SQL = """WITH o AS (SELECT {col} AS key, {raw} AS raw, buyer_id FROM orders WHERE {col} IN (SELECT unnest(?)))
+SELECT key, spelling.display, n_buyers
+FROM (SELECT key, count(DISTINCT buyer_id) AS n_buyers FROM o GROUP BY key)
+LEFT JOIN (SELECT key, first(raw ORDER BY n DESC, raw) AS display
+           FROM (SELECT key, raw, count(*) AS n FROM o WHERE raw IS NOT NULL GROUP BY key, raw) GROUP BY key) spelling
+USING (key)"""
+
+
 def _create_from_schema(con: duckdb.DuckDBPyConnection, name: str, schema: pa.Schema, prefix: str = "") -> None:
     """Create a table whose columns are the Arrow schema's (one source of truth: graph.schema)."""
     empty = schema.empty_table()  # noqa: F841 - referenced by name in SQL
@@ -345,7 +355,7 @@ class DuckDBStore:
         # Filter the orders first, then aggregate: the USED view over all orders costs seconds at 1M.
         if entity == "buyer":
             edges_sql = f"""
-                WITH o AS (SELECT * FROM orders WHERE list_contains($ids, buyer_id))
+                WITH o AS (SELECT * FROM orders WHERE buyer_id IN (SELECT unnest($ids)))
                 SELECT 'buyer:' || buyer_id AS source, kind || ':' || key AS target, 'USED' AS rel,
                        n_orders, first_seen, last_seen
                 FROM ({_used_sql('o')})
@@ -357,10 +367,10 @@ class DuckDBStore:
             edges_sql = """
                 SELECT 'buyer:' || buyer_id AS source, 'seller:' || seller_id AS target, 'BOUGHT_FROM' AS rel,
                        count(*)::BIGINT AS n_orders, min(created_at) AS first_seen, max(created_at) AS last_seen
-                FROM orders WHERE list_contains($ids, seller_id) GROUP BY buyer_id, seller_id"""
+                FROM orders WHERE seller_id IN (SELECT unnest($ids)) GROUP BY buyer_id, seller_id"""
         elif entity in IDENTIFIER_COLUMNS:
             edges_sql = f"""
-                WITH o AS (SELECT * FROM orders WHERE list_contains($ids, {IDENTIFIER_COLUMNS[entity][0]}))
+                WITH o AS (SELECT * FROM orders WHERE {IDENTIFIER_COLUMNS[entity][0]} IN (SELECT unnest($ids)))
                 SELECT 'buyer:' || buyer_id AS source, kind || ':' || key AS target, 'USED' AS rel,
                        n_orders, first_seen, last_seen
                 FROM ({_used_sql('o', (entity,))})"""
@@ -370,41 +380,44 @@ class DuckDBStore:
         with self._connect() as con:
             edges = con.sql(
                 f"SELECT * FROM ({edges_sql}) ORDER BY n_orders DESC, source, target LIMIT $limit", params=params
-            ).to_arrow_table().to_pandas()
-            truncated = len(edges) > limit
-            edges = edges.head(limit)
-            seen = set(edges["source"]) | set(edges["target"]) | {f"{entity}:{i}" for i in ids}
+            ).to_arrow_table()
+            truncated = edges.num_rows > limit
+            edges = edges.slice(0, limit)
+            seen = {*edges["source"].to_pylist(), *edges["target"].to_pylist(), *(f"{entity}:{i}" for i in ids)}
             nodes = self._describe_nodes(con, sorted(seen))
-        return Subgraph(nodes=nodes, edges=edges.reset_index(drop=True), truncated=truncated)
+        return Subgraph(nodes=nodes, edges=edges.to_pandas(), truncated=truncated)
 
     def _describe_nodes(self, con: duckdb.DuckDBPyConnection, node_ids: list[str]) -> pd.DataFrame:
         """Node rows for ``entity:key`` ids: raw display value and, for identifiers, how many buyers share it."""
-        frame = pd.DataFrame({"node_id": node_ids})
-        split = frame["node_id"].str.split(":", n=1, expand=True)
-        frame["entity"], frame["key"] = split[0], split[1]
-        frame["display"] = frame["key"]
-        frame["n_buyers"] = pd.NA
+        entity, key = zip(*(n.split(":", 1) for n in node_ids), strict=True) if node_ids else ((), ())
+        display: list[str | None] = list(key)
+        n_buyers: list[Any] = [pd.NA] * len(node_ids)
+        rows_of: dict[str, list[int]] = {}
+        for i, kind in enumerate(entity):
+            rows_of.setdefault(kind, []).append(i)
         for kind, (col, raw) in IDENTIFIER_COLUMNS.items():
-            keys = frame.loc[frame["entity"] == kind, "key"].tolist()
-            if not keys:
+            if kind not in rows_of:
                 continue
-            info = con.sql(
-                f"""SELECT {col} AS key, mode({raw}) AS display, count(DISTINCT buyer_id) AS n_buyers
-                FROM orders WHERE list_contains(?, {col}) GROUP BY {col}""",
-                params=[keys],
-            ).to_arrow_table().to_pandas()
-            mask = frame["entity"] == kind
-            merged = frame.loc[mask, ["key"]].merge(info, on="key", how="left")
-            frame.loc[mask, "display"] = merged["display"].fillna(merged["key"]).to_numpy()
-            frame.loc[mask, "n_buyers"] = merged["n_buyers"].to_numpy()
-        sellers = frame.loc[frame["entity"] == "seller", "key"].tolist()
-        if sellers:
-            names = dict(
-                con.execute("SELECT seller_id, name FROM sellers WHERE list_contains(?, seller_id)", [sellers]).fetchall()
-            )
-            mask = frame["entity"] == "seller"
-            frame.loc[mask, "display"] = [names.get(k) or k for k in frame.loc[mask, "key"]]
-        return frame
+            keys = [key[i] for i in rows_of[kind]]
+            info = {k: (d, n) for k, d, n in con.execute(_DESCRIBE_SQL.format(col=col, raw=raw), [keys]).fetchall()}
+            for i in rows_of[kind]:
+                spelling, n_buyers[i] = info.get(key[i], (None, pd.NA))
+                display[i] = spelling if spelling is not None else key[i]
+        if "seller" in rows_of:
+            sellers = [key[i] for i in rows_of["seller"]]
+            sql = "SELECT seller_id, name FROM sellers WHERE seller_id IN (SELECT unnest(?))"
+            names = dict(con.execute(sql, [sellers]).fetchall())
+            for i in rows_of["seller"]:
+                display[i] = names.get(key[i]) or key[i]
+        return pd.DataFrame(
+            {
+                "node_id": pd.array(node_ids, dtype="str"),
+                "entity": pd.array(entity, dtype="str"),
+                "key": pd.array(key, dtype="str"),
+                "display": pd.array(display, dtype="str"),
+                "n_buyers": pd.array(n_buyers, dtype=object),
+            }
+        )
 
     # -- detection runs -------------------------------------------------------
     def publish_run(self, run: dict[str, Any], tables: dict[str, pa.Table]) -> None:
