@@ -73,16 +73,33 @@ def _ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+class _RowEnvironment(jinja2.Environment):
+    """Looks ``row.name`` up as a dict key first: report rows are dicts, and Jinja's default
+    tries ``getattr`` first, an AttributeError per cell (a tenth of an export's time).
+
+    Same answers as the default: a dict attribute of that name (``items``, ``keys`` ...) still wins.
+    """
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+
 @functools.cache
 def environment() -> jinja2.Environment:
     """The shared Jinja environment: autoescape on for every template, undefined names raise."""
-    env = jinja2.Environment(
+    env = _RowEnvironment(
         loader=jinja2.FileSystemLoader(_TEMPLATES),
         autoescape=True,  # every template, whatever its name: reports are full of data from buyers
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        auto_reload=False,  # the templates ship with the code: no file check per page
     )
     env.filters.update(ts=_ts, day=_day, num=_num, pct=_pct, ordinal=_ordinal, duration=_duration)
     return env
