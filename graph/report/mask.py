@@ -20,6 +20,7 @@ asked for ``--no-mask``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import re
@@ -46,12 +47,16 @@ _CJK = re.compile(r"[\u3400-\u9fff]")
 # Free-text patterns worth masking wherever they appear: mainland mobile numbers, IPv4.
 _PHONE_IN_TEXT = re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}(?!\d)")
 _IPV4_IN_TEXT = re.compile(r"(?<![\d.])(\d{1,3}\.\d{1,3}\.\d{1,3})\.\d{1,3}(?![\d.])")
+# The same phones, addresses and IPs recur on many orders and in many rings: the masks
+# that parse or hash are pure functions of their arguments, so remember recent answers.
+_remembered = functools.lru_cache(maxsize=1 << 16)
 
 
 def _short_hash(text: str, n: int = 6) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:n]
 
 
+@_remembered
 def mask_phone(value: str | None) -> str | None:
     """``13812345678`` -> ``138****5678``; values already masked (containing ``*``) are kept.
 
@@ -92,6 +97,7 @@ def _district(address: str) -> str:
     return ", ".join(parts[1:][-2:]) if len(parts) > 1 else ""
 
 
+@_remembered
 def mask_address(value: str | None, key: str | None = None) -> str | None:
     """Cut an address to its district and add a short hash of the whole (of ``key`` when given).
 
@@ -116,6 +122,7 @@ def mask_address(value: str | None, key: str | None = None) -> str | None:
     return f"{district} #{digest}" if district else f"#{digest}"
 
 
+@_remembered
 def mask_ip(value: str | None) -> str | None:
     """An IP as its network: ``10.1.2.3`` -> ``10.1.2.0/24``, IPv6 -> its ``/48``; unparseable -> ``***``."""
     if value is None or not value.strip():
