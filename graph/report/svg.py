@@ -79,7 +79,10 @@ def graph_picture(
             return size / 2
         return round(margin + (value - low) / (high - low) * (size - 2 * margin), 1)
 
-    at = {nid: (scale(x, min(xs), max(xs), width), scale(y, min(ys), max(ys), height)) for nid, (x, y) in pos.items()}
+    (x_low, x_high), (y_low, y_high) = (min(xs), max(xs)), (min(ys), max(ys))
+    at = {
+        nid: (scale(x, x_low, x_high, width), scale(y, y_low, y_high, height)) for nid, (x, y) in pos.items()
+    }
     label_all = len(nodes) <= _LABEL_ALL_UNDER
     drawn_nodes = [
         {
