@@ -342,7 +342,7 @@ class DuckDBStore:
         if unknown:
             raise ValueError(f"orders have no column(s) {unknown}")
         cols = ", ".join(f'"{c}"' for c in wanted)
-        sql = f"SELECT {cols} FROM orders WHERE list_contains(?, buyer_id) ORDER BY created_at DESC, order_id"
+        sql = f"SELECT {cols} FROM orders WHERE buyer_id IN (SELECT unnest(?)) ORDER BY created_at DESC, order_id"
         params: list[Any] = [list(buyer_ids)]
         if limit is not None:
             sql += " LIMIT ?"
