@@ -98,3 +98,20 @@ def test_bad_parameters_are_refused():
         ShopDetector(min_buyers=1).fit(pd.DataFrame({"buyer_id": ["a"], "seller_id": ["s"]}))
     with pytest.raises(ConfigError):
         ShopDetector(max_chance=1.5).fit(pd.DataFrame({"buyer_id": ["a"], "seller_id": ["s"]}))
+
+
+def test_a_burst_of_one_time_accounts_at_a_quiet_shop_is_proposed_and_a_steady_busy_shop_is_not():
+    rng = np.random.default_rng(3)
+    t0 = pd.Timestamp("2026-03-01", tz="UTC")
+    day = lambda d: t0 + pd.to_timedelta(d, unit="D")  # noqa: E731
+    n = 6000  # background: 60 days, busy shop b0 takes a steady fifth of the orders
+    rows = [(f"h{b:04d}", "b0" if rng.random() < .2 else f"s{s:02d}", day(d))
+            for b, s, d in zip(rng.integers(0, 3000, n), rng.integers(0, 40, n), rng.uniform(0, 60, n), strict=True)]
+    rows += [(f"h{b:04d}", "quiet", day(d)) for b, d in zip(rng.integers(0, 3000, 8), rng.uniform(0, 60, 8), strict=True)]
+    sprint = [f"r{i:02d}" for i in range(30)]  # recruited accounts, once or twice each in eight days
+    rows += [(b, "quiet", day(d)) for b in sprint for d in rng.uniform(30, 38, int(rng.integers(1, 3)))]
+    orders = pd.DataFrame(rows, columns=["buyer_id", "seller_id", "created_at"])
+    bursts = [c for c in ShopDetector().fit(orders).candidates_ if c.details["signal"] == "burst"]
+    assert [c.sellers for c in bursts] == [["quiet"]]
+    assert set(sprint) <= set(bursts[0].buyers) and len(bursts[0].buyers) <= len(sprint) + 4  # not the shop's 8 others
+    assert 3 <= bursts[0].details["n_days"] <= 14 and bursts[0].method == "shop"

@@ -28,6 +28,12 @@ bought from two or more of its linked pairs' shops. Accounts active at very
 many shops (beyond the ``heavy_quantile`` of shops per account) meet every
 shop and are left out of the pairs, like crowds in synchrony.
 
+**Bursts** (a new shop buying a reputation tier in ten days from recruited
+accounts that each order once or twice: no one comes back). When orders
+carry ``created_at``, a quiet shop's most surprising window of a few days
+against its own rate proposes the accounts ordering there mostly inside it
+(see ``_bursts``). Flash-sale crowds are proposed too; the evidence decides.
+
 A buyer's score is the strongest candidate it belongs to (0 outside any).
 """
 
@@ -41,11 +47,14 @@ import pyarrow as pa
 
 from graph.detect.base import Candidate, poisson_surprise
 from graph.detect.identity import _frame, _index, factorize_sorted, midrank, pairs_within_groups
+from graph.detect.synchrony import _epoch_seconds
 from graph.errors import ConfigError
 
 __all__ = ["ShopDetector"]
 
 _REQUIRED = ("buyer_id", "seller_id")
+_BURST_DAYS = range(3, 15)  # window lengths searched: a few days up to two weeks
+_BURST_CELLS = 4_000_000  # shop-days searched at once (memory, not results)
 
 
 class ShopDetector:
@@ -60,6 +69,8 @@ class ShopDetector:
     max_chance : float, default 0.01
         Family-wise chance that two honest shops are linked by their shared
         customers (Bonferroni over the shop pairs sharing two or more).
+        Also the family-wise chance that an honest shop shows a burst
+        (Bonferroni over every shop and window searched).
     heavy_quantile : float, default 0.99
         Accounts active at more shops than this quantile of accounts are left
         out of shop pairs (they meet every shop).
@@ -70,8 +81,9 @@ class ShopDetector:
         Float 0..1 indexed by ``buyer_id`` (every buyer of the orders): the
         strength of the strongest candidate holding the buyer, 0 outside any.
     candidates_ : list[Candidate]
-        ``details["signal"]`` is ``"repeat_customers"`` (one per shop) or
-        ``"shared_customers"`` (one per group of linked shops); strongest first.
+        ``details["signal"]`` is ``"repeat_customers"`` (one per shop),
+        ``"shared_customers"`` (one per group of linked shops) or ``"burst"``
+        (one per bursting shop); strongest first.
     shops_ : pd.DataFrame
         Per shop with repeat customers: ``seller_id, n_buyers, n_orders,
         n_repeat_buyers, expected_repeat_orders, surprise`` (nats), ``strength``.
@@ -97,8 +109,8 @@ class ShopDetector:
         Parameters
         ----------
         orders : DataFrame or pyarrow.Table
-            The ``orders`` projection: ``buyer_id, seller_id``; rows missing
-            either are skipped.
+            The ``orders`` projection: ``buyer_id, seller_id`` and, for bursts,
+            ``created_at``; rows missing buyer or seller are skipped.
 
         Returns
         -------
@@ -119,7 +131,8 @@ class ShopDetector:
 
         repeat = self._repeat_customers(pair_buyer, pair_seller, n_orders, buyer_ids, seller_ids)
         shared = self._shared_customers(pair_buyer, pair_seller, len(buyer_ids), buyer_ids, seller_ids)
-        candidates = sorted(repeat + shared, key=lambda c: (-c.strength, -len(c.buyers), c.buyers, c.sellers))
+        burst = self._bursts(frame, buyer, seller, buyer_ids, seller_ids)
+        candidates = sorted(repeat + shared + burst, key=lambda c: (-c.strength, -len(c.buyers), c.buyers, c.sellers))
         held = pd.DataFrame({"buyer_id": [b for c in candidates for b in c.buyers],
                              "strength": np.repeat([c.strength for c in candidates], [len(c.buyers) for c in candidates])})
         best = held.groupby("buyer_id")["strength"].max()
@@ -247,6 +260,83 @@ class ShopDetector:
         component[joins] = into
         in_group[joins] = True
         return component
+
+    def _bursts(self, frame, buyer, seller, buyer_ids, seller_ids) -> list[Candidate]:
+        """Shops whose orders in a window of days far exceed their own rate, and the accounts behind it.
+
+        A tier sprint recruits many accounts that each order once or twice,
+        so no one comes back. Per shop, the window of 3 to 14 days whose order
+        count is most surprising (Poisson) against the shop's orders outside
+        it, spread by the market's own daily volume (sale days lift every
+        shop), must clear the Bonferroni bound over all shops and windows
+        searched at ``max_chance`` and hold most of the shop's orders. The
+        accounts with most of their orders at the shop inside the window are
+        proposed.
+        """
+        if "created_at" not in frame.columns or not frame["created_at"].notna().any():
+            return []
+        dated = frame["created_at"].notna().to_numpy()
+        day = _epoch_seconds(frame["created_at"][dated]) // 86_400
+        first = int(day.min())
+        day, buyer, seller = day - first, buyer[dated], seller[dated]
+        n_days, n_sellers = int(day.max()) + 1, len(seller_ids)
+        widths = [w for w in _BURST_DAYS if w < n_days]
+        if not widths:
+            return []
+        market = np.r_[0, np.cumsum(np.bincount(day, minlength=n_days))]
+        total = np.bincount(seller, minlength=n_sellers)
+        best, expect = np.zeros(n_sellers), np.zeros(n_sellers)
+        start, width, count = (np.zeros(n_sellers, np.int64) for _ in range(3))
+        # Shops in blocks: a shop-by-day table of a long export with many shops would not fit at once.
+        block = max(1, _BURST_CELLS // n_days)
+        order = np.argsort(seller, kind="stable")
+        bounds = np.searchsorted(seller[order], np.arange(0, n_sellers + block, block))
+        for lo, a, b in zip(range(0, n_sellers, block), bounds[:-1], bounds[1:], strict=False):
+            rows = np.arange(min(block, n_sellers - lo))
+            sel = order[a:b]
+            daily = np.bincount((seller[sel] - lo) * n_days + day[sel], minlength=len(rows) * n_days)
+            cum = np.concatenate([np.zeros((len(rows), 1), np.int64), np.cumsum(daily.reshape(len(rows), n_days), axis=1)], axis=1)
+            shops = slice(lo, lo + len(rows))
+            for w in widths:
+                inside = cum[:, w:] - cum[:, :-w]
+                market_inside = market[w:] - market[:-w]
+                # The shop's orders outside the window (at least one), at the market's inside/outside ratio.
+                expected = np.maximum(cum[:, -1:] - inside, 1) * (market_inside / np.maximum(market[-1] - market_inside, 1))
+                surprise = poisson_surprise(inside, expected)
+                top = surprise.argmax(axis=1)
+                top_surprise = surprise[rows, top]
+                better = top_surprise > best[shops]
+                best[shops][better], start[shops][better], width[shops][better] = top_surprise[better], top[better], w
+                count[shops][better], expect[shops][better] = inside[rows, top][better], expected[rows, top][better]
+        n_windows = sum(n_days - w + 1 for w in widths)
+        active = np.flatnonzero(total > 0)
+        strength = np.zeros(n_sellers)
+        strength[active] = midrank(best[active])
+        # A quiet shop's burst: the window holds most of the shop's orders. At a busy shop a
+        # burst is a sale, or an attack whose accounts the other detectors already see.
+        bursting = (best >= math.log(len(active) * n_windows / self.max_chance)) & (count * 2 > total)
+        # Accounts whose orders at a bursting shop fall mostly inside its window.
+        at = bursting[seller]
+        b, s, d = buyer[at], seller[at], day[at]
+        inside = (d >= start[s]) & (d < start[s] + width[s])
+        key, where = np.unique(b * n_sellers + s, return_inverse=True)
+        mostly = np.bincount(where, weights=inside, minlength=len(key)) * 2 > np.bincount(where, minlength=len(key))
+        members = pd.DataFrame({"s": key[mostly] % n_sellers, "b": key[mostly] // n_sellers})
+        out = []
+        for s, grp in members.groupby("s", sort=True):
+            if len(grp) < self.min_buyers:
+                continue
+            first_day = np.datetime64((first + int(start[s])) * 86_400, "s").astype("datetime64[D]")
+            out.append(Candidate(
+                method="shop",
+                buyers=sorted(str(x) for x in buyer_ids[grp["b"].to_numpy()]),
+                sellers=[str(seller_ids[s])],
+                strength=float(strength[s]),
+                details={"signal": "burst", "first_day": str(first_day), "n_days": int(width[s]),
+                         "n_orders": int(count[s]), "expected": round(float(expect[s]), 6),
+                         "surprise": round(float(best[s]), 6)},
+            ))
+        return out
 
 
 def _components(u: np.ndarray, v: np.ndarray, n: int) -> np.ndarray:
