@@ -70,6 +70,8 @@ ORDER_COLUMNS: tuple[str, ...] = (
     "waybill_key", "parcel_weight_g", "shipped_at", "delivered_at", "confirmed_at", "status",
     "refund_reason", "rating", "review_text", "chat_messages",
 )
+# The columns the detectors read; prepare has turned the others into arrays.
+DETECTOR_COLUMNS: tuple[str, ...] = ("order_id", "buyer_id", "seller_id", "created_at", "item_id")
 
 
 @dataclass
@@ -171,7 +173,7 @@ def _run_detectors(
     wanted: Sequence[str], orders: pa.Table, identifiers: pa.Table, seed: int, after_each: Callable[[str], None]
 ) -> tuple[list[Candidate], dict[str, pd.Series], dict[str, dict[str, Any]]]:
     """Run each wanted detector whose input exists; returns candidates, per-buyer scores and what ran."""
-    frame = orders.select(["order_id", "buyer_id", "seller_id", "created_at", "item_id"]).to_pandas()
+    frame = orders.select(list(DETECTOR_COLUMNS)).to_pandas()
     candidates: list[Candidate] = []
     scores: dict[str, pd.Series] = {}
     info: dict[str, dict[str, Any]] = {}
@@ -340,6 +342,11 @@ def run_detection(
     identifiers = store.read_table("buyer_identifiers", columns=["buyer_id", "kind", "key", "n_orders"])
     lap("read")
     pop = prepare(orders, buyers=buyers, items=items, identifiers=identifiers)
+    # Keep only what the detectors read: at 10M orders the wide projection is gigabytes,
+    # and so is what prepare's Arrow kernels leave cached in the memory pool.
+    orders = orders.select(list(DETECTOR_COLUMNS))
+    del items
+    pa.default_memory_pool().release_unused()
     lap("prepare")
     report(on_progress, "detect", 1, steps)
 
@@ -348,6 +355,7 @@ def run_detection(
         report(on_progress, "detect", 2 + wanted.index(method), steps)
 
     candidates, detector_scores, method_info = _run_detectors(wanted, orders, identifiers, seed, detected)
+    del orders, identifiers  # the rings are measured on pop alone
     ev, proposed = _find_rings(pop, candidates, seed=seed, min_score=min_score)
     lap("rings")
     report(on_progress, "detect", len(wanted) + 2, steps)
