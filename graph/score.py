@@ -291,6 +291,14 @@ class Population:
     def _buyer_index(self) -> pa.Array:
         return pa.array(self.buyer_ids, pa.string())
 
+    @functools.cached_property
+    def _identifiers_by_buyer(self) -> tuple[np.ndarray, np.ndarray]:
+        """Identifier rows grouped by buyer code, each buyer's in their own order: ``(indptr, rows)``."""
+        rows = np.argsort(self.ident_buyer, kind="stable")
+        indptr = np.zeros(self.n_buyers + 1, np.int64)
+        np.cumsum(np.bincount(self.ident_buyer, minlength=self.n_buyers), out=indptr[1:])
+        return indptr, rows
+
     def buyer_codes(self, ids: Iterable[str]) -> np.ndarray:
         """Codes of buyer ids; ``-1`` for ids that placed no order."""
         pos, ok = _lookup(pa.array(list(ids), pa.string()), self._buyer_index)
@@ -299,7 +307,7 @@ class Population:
     def buyer_mask(self, ids: Iterable[str]) -> np.ndarray:
         """Boolean mask over buyer codes of the given ids (ids without orders are ignored)."""
         mask = np.zeros(self.n_buyers, bool)
-        codes = self.buyer_codes(sorted(set(ids)))
+        codes = self.buyer_codes(ids)
         mask[codes[codes >= 0]] = True
         return mask
 
@@ -795,12 +803,24 @@ class _Measured:
     trials: dict[str, np.ndarray]  # independent observations behind each value (per-order signals: sittings)
 
 
+def _ranges(indptr: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions ``indptr[k]:indptr[k + 1]`` of each key, concatenated, and each key's count."""
+    start, counts = indptr[keys], indptr[keys + 1] - indptr[keys]
+    return np.repeat(start - np.cumsum(counts) + counts, counts) + np.arange(counts.sum()), counts
+
+
 def _expand(pop: Population, mg: np.ndarray, mb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(group, order index) rows for membership pairs (group, buyer)."""
-    start, counts = pop.indptr[mb], pop.indptr[mb + 1] - pop.indptr[mb]
-    g = np.repeat(mg, counts)
-    order = np.repeat(start - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
-    return g, order
+    order, counts = _ranges(pop.indptr, mb)
+    return np.repeat(mg, counts), order
+
+
+def _identifier_rows(pop: Population, mg: np.ndarray, mb: np.ndarray) -> pd.DataFrame:
+    """``g, b, c``: every identifier of every member, rows in member order (a merge of the
+    members with the identifier rows on buyer, without hashing every identifier row each time)."""
+    indptr, rows = pop._identifiers_by_buyer
+    at, counts = _ranges(indptr, mb)
+    return pd.DataFrame({"g": np.repeat(mg, counts), "b": np.repeat(mb, counts), "c": pop.ident_code[rows[at]]})
 
 
 @dataclass
@@ -1109,7 +1129,7 @@ def _linkage(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int) -> tuple[n
     random (with replacement) are joined by a chain of such identifiers
     within a household-sized unit (see ``_cohesion``; 1 = one household).
     """
-    rows = pd.DataFrame({"g": mg, "b": mb}).merge(pd.DataFrame({"b": pop.ident_buyer, "c": pop.ident_code}), on="b")
+    rows = _identifier_rows(pop, mg, mb)
     empty = pd.DataFrame({"g": [], "b": [], "c": [], "n": [], "spec": []})
     solo = 1.0 / np.maximum(np.bincount(mg, minlength=G), 1)  # every member its own component
     if rows.empty:
@@ -1136,11 +1156,8 @@ def _place_share(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int) -> np.
     Any shared address counts, a pickup point or parcel station included: too
     common to bind accounts, it still explains why neighbours order together.
     """
-    kinds = pop.ident_kind[pop.ident_code]
-    is_place = kinds == "address"
-    rows = pd.DataFrame({"g": mg, "b": mb}).merge(
-        pd.DataFrame({"b": pop.ident_buyer[is_place], "c": pop.ident_code[is_place]}), on="b"
-    )
+    rows = _identifier_rows(pop, mg, mb)
+    rows = rows[pop.ident_kind[rows["c"].to_numpy()] == "address"]
     if rows.empty:
         return np.zeros(G)
     gc, n_gc = _dense(rows["g"].to_numpy(), rows["c"].to_numpy())
@@ -1788,14 +1805,14 @@ def trim_to_evidence(pop: Population, ev: Evidence, min_strength: float = 0.5) -
         return list(ev.rings)
     mg, mb = _members(pop, ev.rings)
     g, order = _expand(pop, mg, mb)
-    targets = {i: set(t) for i, t in enumerate(ev.targets)}
-    seller = pop.seller_ids[pop.o_seller[order]]
-    at = np.array([not targets[gi] or s in targets[gi] for gi, s in zip(g.tolist(), seller.tolist(), strict=True)])
+    n_s = len(pop.seller_ids)
+    seller_code = pd.Series(np.arange(n_s), index=pd.Index(pop.seller_ids))
+    target_at = [g_ * n_s + int(seller_code[t]) for g_, targets in enumerate(ev.targets) for t in targets]
     # A ring without target shops is judged on the shops two or more of its members used.
     gs, n_gs = _dense(g, pop.o_seller[order])
     together = _distinct(gs, n_gs, pop.o_buyer[order])[gs] >= 2
     untargeted = np.array([not t for t in ev.targets], bool)
-    at &= ~untargeted[g] | together
+    at = np.where(untargeted[g], together, np.isin(g * n_s + pop.o_seller[order], np.array(target_at, np.int64)))
     frame = pd.DataFrame({"g": g, "b": pop.o_buyer[order]})[at]
     order = order[at]
     gi = frame["g"].to_numpy()
