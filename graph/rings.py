@@ -349,11 +349,13 @@ def merge_shared_targets(
             same = shared / (size[i] + size[j] - shared) >= min_overlap
         else:
             share = [{t: w / max(sum(ws.values()), 1e-12) for t, w in ws.items()} for ws in weights]
-            same = np.array([
-                sum(min(share[a].get(t, 0.0), share[b].get(t, 0.0)) for t in sets[a] | sets[b])
-                >= min_overlap * sum(max(share[a].get(t, 0.0), share[b].get(t, 0.0)) for t in sets[a] | sets[b])
-                for a, b in zip(i.tolist(), j.tolist(), strict=True)
-            ], dtype=bool)
+
+            def similar(a: int, b: int) -> bool:
+                union = sorted(sets[a] | sets[b])  # a fixed order: float sums must not follow string hashing
+                low = sum(min(share[a].get(t, 0.0), share[b].get(t, 0.0)) for t in union)
+                return low >= min_overlap * sum(max(share[a].get(t, 0.0), share[b].get(t, 0.0)) for t in union)
+
+            same = np.array([similar(a, b) for a, b in zip(i.tolist(), j.tolist(), strict=True)], dtype=bool)
         if kinds is not None:
             same &= np.array([kinds[a] == kinds[b] for a, b in zip(i, j, strict=True)], dtype=bool)
         if periods is not None:
