@@ -1984,7 +1984,9 @@ def binding_users(pop: Population, ev: Evidence) -> pd.DataFrame:
     wanted = pd.DataFrame({"c": codes[ok], "ring": idf["ring"].to_numpy(np.int64)[ok],
                            "share": idf["member_score"].to_numpy(np.float64)[ok]})
     users = pd.DataFrame({"c": pop.ident_code, "b": pop.ident_buyer})
-    users = users[np.isin(pop.ident_code, wanted["c"].to_numpy())].merge(wanted, on="c")
+    is_wanted = np.zeros(len(pop.ident_users), bool)
+    is_wanted[wanted["c"].to_numpy()] = True
+    users = users[is_wanted[pop.ident_code]].merge(wanted, on="c")
     users = users.assign(buyer_id=pop.buyer_ids[users["b"].to_numpy(np.int64)].astype(str))
     members = set(zip(ev.members["ring"].to_numpy(np.int64).tolist(), ev.members["buyer_id"].tolist(), strict=True))
     outside = [(r, b) not in members for r, b in zip(users["ring"].tolist(), users["buyer_id"].tolist(), strict=True)]
