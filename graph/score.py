@@ -381,19 +381,6 @@ def _first_of(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return ~pd.DataFrame({"a": a, "b": b}).duplicated().to_numpy()
 
 
-def _pairs_within(group: np.ndarray, member: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every unordered pair of members within each group (``group`` sorted)."""
-    n = len(group)
-    if n == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
-    sizes = np.diff(np.r_[starts, n])
-    later = np.repeat(sizes, sizes) - 1 - (np.arange(n) - np.repeat(starts, sizes))
-    src = np.repeat(np.arange(n), later)
-    dst = src + np.arange(len(src)) - np.repeat(np.cumsum(later) - later, later) + 1
-    return member[src], member[dst]
-
-
 def _shop_links(pop: Population, links: np.ndarray, pair_buyer: np.ndarray, pair_seller: np.ndarray) -> None:
     """Which customers of each shop share a linking identifier with another customer of the same shop.
 
@@ -404,21 +391,19 @@ def _shop_links(pop: Population, links: np.ndarray, pair_buyer: np.ndarray, pair
     """
     use = links[pop.ident_code]
     code, buyer = pop.ident_code[use], pop.ident_buyer[use]
-    order = np.lexsort((buyer, code))
-    a, b = _pairs_within(code[order], buyer[order])
     n_b, n_s = pop.n_buyers, len(pop.seller_ids)
-    pop.shop_linked = np.zeros(n_s)
-    pop.linked_at = np.zeros(0, np.int64)
-    if not len(a):
-        return
-    key = distinct(np.minimum(a, b) * n_b + np.maximum(a, b))
-    pairs = pd.DataFrame({"a": key // n_b, "b": key % n_b})
-    shops = pd.DataFrame({"b": pair_buyer, "s": pair_seller})
-    common = pairs.merge(shops.rename(columns={"b": "a"}), on="a").merge(shops, on=["b", "s"])
-    at = distinct(np.concatenate([common["a"].to_numpy(np.int64), common["b"].to_numpy(np.int64)]) * n_s
-                   + np.tile(common["s"].to_numpy(np.int64), 2))
-    pop.linked_at = at
-    pop.shop_linked = np.bincount(at % n_s, minlength=n_s).astype(np.float64)
+    # Every (identifier, shop, customer) of the customers' linking identifiers: a customer is linked
+    # to another of the shop's customers when one of its identifiers has two customers there.
+    # Linear in the data, where pairs of linked customers grow with the square of a crowd.
+    by_buyer = np.argsort(pair_buyer, kind="stable")
+    indptr = np.zeros(n_b + 1, np.int64)
+    np.cumsum(np.bincount(pair_buyer, minlength=n_b), out=indptr[1:])
+    at, counts = _ranges(indptr, buyer)
+    seller = pair_seller[by_buyer[at]]
+    _, where, users = np.unique(np.repeat(code, counts) * n_s + seller, return_inverse=True, return_counts=True)
+    shared = users[where] >= 2
+    pop.linked_at = distinct(np.repeat(buyer, counts)[shared] * n_s + seller[shared])
+    pop.shop_linked = np.bincount(pop.linked_at % n_s, minlength=n_s).astype(np.float64)
 
 
 def prepare(
