@@ -594,22 +594,23 @@ def prepare(
         ident = ident.filter(pc.is_valid(ident["key"]))
         pos, ok = _lookup(ident["buyer_id"], pa.array(pop.buyer_ids, pa.string()))
         if ok.any():
-            # Codes in order of first appearance (the projection is read in a fixed order).
-            kind_s, key_s = (pc.cast(ident[c], pa.string()) for c in ("kind", "key"))
-            pair = pc.binary_join_element_wise(kind_s, key_s, "\x1f").filter(pa.array(ok))
-            code, uniq = _codes(pair)
-            pop.ident_index = pd.Index(uniq.to_pandas())
+            # Codes of (kind, key) in order of first appearance (the projection is read in a fixed
+            # order), from integer codes of each column: no per-row joined strings (gigabytes at 10M).
+            kind_code, kind_names = _codes(ident["kind"])
+            key_code, keys = _codes(ident["key"])
+            code, n_codes = _dense(kind_code[ok], key_code[ok])
+            at = np.flatnonzero(ok)[np.unique(code, return_index=True)[1]]  # first row of each code
+            kinds, uniq_keys = kind_names.take(kind_code[at]), keys.take(key_code[at])
+            pop.ident_index = pd.Index(pc.binary_join_element_wise(kinds, uniq_keys, "\x1f").to_pandas())
             first = _first_of(pos[ok], code)
             pop.ident_buyer = pos[ok][first].astype(np.int64)
-            pop.ident_code = np.asarray(code, np.int64)[first]
-            pop.ident_users = np.bincount(pop.ident_code, minlength=len(uniq))
-            split = pc.split_pattern(uniq, "\x1f", max_splits=1)
-            kind_code, kind_names = _codes(pc.list_element(split, 0))
-            kind_names = kind_names.to_numpy(zero_copy_only=False)
-            pop.ident_kind = kind_names[kind_code]  # a handful of shared str objects, not one per identifier
-            pop.ident_key = pc.list_element(split, 1).to_numpy(zero_copy_only=False).astype(object)
-            priors = np.array([KIND_PRIORS.get(k, UNKNOWN_KIND_PRIOR) for k in kind_names], np.float64)
-            pop.ident_prior = priors[kind_code]
+            pop.ident_code = code[first]
+            pop.ident_users = np.bincount(pop.ident_code, minlength=n_codes)
+            names = kind_names.to_numpy(zero_copy_only=False)
+            pop.ident_kind = names[kind_code[at]]  # a handful of shared str objects, not one per identifier
+            pop.ident_key = uniq_keys.to_numpy(zero_copy_only=False)
+            priors = np.array([KIND_PRIORS.get(k, UNKNOWN_KIND_PRIOR) for k in names], np.float64)
+            pop.ident_prior = priors[kind_code[at]]
             # How many accounts one person or household holds here: the 90th percentile of
             # users of the identifiers that link anyone (crowds excluded).
             links = (pop.ident_users >= 2) & (pop.ident_prior / np.maximum(pop.ident_users - 1, 1) > LINK_MIN_WEIGHT)
