@@ -600,7 +600,8 @@ def prepare(
             key_code, keys = _codes(ident["key"])
             code, n_codes = _dense(kind_code[ok], key_code[ok])
             at = np.flatnonzero(ok)[np.unique(code, return_index=True)[1]]  # first row of each code
-            kinds, uniq_keys = kind_names.take(kind_code[at]), keys.take(key_code[at])
+            kinds = pc.cast(kind_names.take(kind_code[at]), pa.string())
+            uniq_keys = pc.cast(keys.take(key_code[at]), pa.string())
             pop.ident_index = pd.Index(pc.binary_join_element_wise(kinds, uniq_keys, "\x1f").to_pandas())
             first = _first_of(pos[ok], code)
             pop.ident_buyer = pos[ok][first].astype(np.int64)
