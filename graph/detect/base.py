@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-__all__ = ["Candidate", "poisson_surprise"]
+__all__ = ["Candidate", "epoch_seconds", "poisson_surprise"]
 
 
 @dataclass
@@ -46,3 +47,9 @@ def poisson_surprise(observed: np.ndarray, expected: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         bound = o * np.log(np.where(o > 0, o / e, 1.0)) - o + e
     return np.where(o > e, bound, 0.0)
+
+
+def epoch_seconds(created_at: pd.Series) -> np.ndarray:
+    """Whole UTC seconds since the epoch (naive times are read as UTC)."""
+    ts = pd.to_datetime(created_at, utc=True).dt.tz_convert(None)
+    return ts.to_numpy().astype("datetime64[s]").astype(np.int64)

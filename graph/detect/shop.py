@@ -45,9 +45,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from graph.detect.base import Candidate, poisson_surprise
+from graph.detect.base import Candidate, epoch_seconds, poisson_surprise
 from graph.detect.identity import _frame, _index, factorize_sorted, midrank, pairs_within_groups
-from graph.detect.synchrony import _epoch_seconds
 from graph.errors import ConfigError
 
 __all__ = ["ShopDetector"]
@@ -276,7 +275,7 @@ class ShopDetector:
         if "created_at" not in frame.columns or not frame["created_at"].notna().any():
             return []
         dated = frame["created_at"].notna().to_numpy()
-        day = _epoch_seconds(frame["created_at"][dated]) // 86_400
+        day = epoch_seconds(frame["created_at"][dated]) // 86_400
         first = int(day.min())
         day, buyer, seller = day - first, buyer[dated], seller[dated]
         n_days, n_sellers = int(day.max()) + 1, len(seller_ids)

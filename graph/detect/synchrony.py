@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from graph.detect.base import Candidate, poisson_surprise
+from graph.detect.base import Candidate, epoch_seconds, poisson_surprise
 from graph.detect.identity import (
     _frame,
     _index,
@@ -210,7 +210,7 @@ class SynchronyDetector:
 
         buyer, buyer_ids = factorize_sorted(frame["buyer_id"])
         seller, seller_ids = factorize_sorted(frame["seller_id"])
-        seconds = _epoch_seconds(frame["created_at"])
+        seconds = epoch_seconds(frame["created_at"])
         item = None
         if "item_id" in frame.columns and frame["item_id"].notna().any():
             item_codes = pd.factorize(frame["item_id"])[0]  # -1 for unknown items
@@ -447,12 +447,6 @@ class SynchronyDetector:
                 )
             )
         return candidates
-
-
-def _epoch_seconds(created_at: pd.Series) -> np.ndarray:
-    """Whole UTC seconds since the epoch (naive times are read as UTC)."""
-    ts = pd.to_datetime(created_at, utc=True).dt.tz_convert(None)
-    return ts.to_numpy().astype("datetime64[s]").astype(np.int64)
 
 
 def _counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
