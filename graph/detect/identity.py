@@ -216,6 +216,8 @@ class IdentityLinker:
         src, dst, grp = pairs_within_groups(inc_ident[keep], inc_buyer[keep])
         edge_u, edge_v, edge_w = merge_edges(src, dst, weight[grp], n_buyers)
         vertices = distinct(np.concatenate([edge_u, edge_v]))
+        vertex_of = np.empty(n_buyers, dtype=np.int64)
+        vertex_of[vertices] = np.arange(len(vertices))
         self.graph_buyers_ = buyer_ids[vertices]
         resolution = self.resolution
         if resolution is None:
@@ -223,8 +225,8 @@ class IdentityLinker:
         report(on_progress, "identity: leiden", 2, 4)
         self.graph_, self.clustering_ = leiden(
             len(vertices),
-            np.searchsorted(vertices, edge_u),
-            np.searchsorted(vertices, edge_v),
+            vertex_of[edge_u],
+            vertex_of[edge_v],
             edge_w,
             objective=self.objective,
             resolution=resolution,
@@ -294,26 +296,33 @@ class IdentityLinker:
         starts = np.searchsorted(comm_of, groups)
         n_bind = np.bincount(comm_of, weights=linked[ident_of], minlength=n_comm)[groups].astype(np.int64)
         ends = np.searchsorted(comm_of, groups, side="right")
-        kind_of = kinds.take(ident_kind[ident_of]).tolist()
-        key_of = keys.take(ident_key[ident_of]).tolist()
-        rows = [
-            {"kind": k, "key": y, "n_buyers": n, "n_members": c, "weight": w}
-            for k, y, n, c, w in zip(
-                kind_of, key_of, n_shared[ident_of].tolist(), members_of.tolist(),
-                np.round(weight[ident_of], 6).tolist(), strict=True,
-            )
-        ]
-        # The binding identifiers of each community again, in (kind, key) order: identifiers
-        # are numbered in that order, so sorting by number within the community is enough.
-        bound_first = ident_of[np.lexsort((ident_of, ~linked[ident_of], comm_of))]
-        ident_pairs = list(zip(kinds.take(ident_kind[bound_first]).tolist(),
-                               keys.take(ident_key[bound_first]).tolist(), strict=True))
         # Binding identifiers per community and kind (kinds are sorted, as per_kind's keys).
         row_group = np.repeat(np.arange(len(groups)), ends - starts)
         bind_rows = linked[ident_of]
         per_kind = np.bincount(
             row_group[bind_rows] * len(kinds) + ident_kind[ident_of[bind_rows]], minlength=len(groups) * len(kinds)
         ).reshape(len(groups), len(kinds)).tolist()
+        # Dicts only for the rows that details list (each community's first binding and first
+        # context rows), not for every identifier the community shares.
+        at = np.arange(len(ident_of))
+        bind_end_row = (starts + n_bind)[row_group]
+        listed = np.where(at < bind_end_row, at - starts[row_group], at - bind_end_row) < _MAX_LISTED
+        listed_before = np.r_[0, np.cumsum(listed)].tolist()
+        ident_listed = ident_of[listed]
+        rows = [
+            {"kind": k, "key": y, "n_buyers": n, "n_members": c, "weight": w}
+            for k, y, n, c, w in zip(
+                kinds.take(ident_kind[ident_listed]).tolist(), keys.take(ident_key[ident_listed]).tolist(),
+                n_shared[ident_listed].tolist(), members_of[listed].tolist(),
+                np.round(weight[ident_listed], 6).tolist(), strict=True,
+            )
+        ]
+        # The binding identifiers of each community again, in (kind, key) order: identifiers
+        # are numbered in that order, so sorting by number within the community is enough.
+        bound = ident_of[bind_rows][np.lexsort((ident_of[bind_rows], comm_of[bind_rows]))]
+        bound_starts = np.r_[0, np.cumsum(n_bind)].tolist()
+        ident_pairs = list(zip(kinds.take(ident_kind[bound]).tolist(),
+                               keys.take(ident_key[bound]).tolist(), strict=True))
         kind_names = [str(k) for k in kinds]
 
         # Buyer codes follow sorted ids, so a stable sort by community keeps each member list sorted.
@@ -332,15 +341,15 @@ class IdentityLinker:
                 Candidate(
                     method="identity",
                     buyers=member_ids[member_starts[j] : member_starts[j + 1]],
-                    identifiers=ident_pairs[s:b],
+                    identifiers=ident_pairs[bound_starts[j] : bound_starts[j + 1]],
                     strength=strength_list[j],
                     details={
                         "community": group_list[j],
                         "n_buyers": size_list[j],
                         "evidence": round(raw_list[j], 6),
                         "per_kind": {k: c for k, c in zip(kind_names, per_kind[j], strict=True) if c},
-                        "shared": rows[s : min(b, s + _MAX_LISTED)],
-                        "context": rows[b : min(e, b + _MAX_LISTED)],
+                        "shared": rows[listed_before[s] : listed_before[min(b, s + _MAX_LISTED)]],
+                        "context": rows[listed_before[b] : listed_before[min(e, b + _MAX_LISTED)]],
                     },
                 )
             )
@@ -506,14 +515,14 @@ def leiden(
         settled = (n_edges == size * (size - 1) // 2) & (weak == 0)
         rest = np.flatnonzero(~settled[labels])
     if len(rest):
-        keep = np.isin(u, rest) & np.isin(v, rest)
-        sub_u, sub_v = np.searchsorted(rest, u[keep]), np.searchsorted(rest, v[keep])
-        sub = igraph.Graph(n=len(rest), edges=_edge_list(sub_u, sub_v))
+        # Deleting the settled vertices keeps the others and their edges in order (ids renumbered
+        # like a searchsorted into ``rest``), in C: rebuilding from Python lists cost ~10 s at 10M orders.
+        sub = graph.induced_subgraph(rest, implementation="copy_and_delete") if len(rest) < n else graph
         igraph.set_random_number_generator(random.Random(seed))
         try:
             found = sub.community_leiden(
                 objective_function=objective,
-                weights=w[keep].tolist(),
+                weights="weight",
                 resolution=resolution,
                 n_iterations=n_iterations,
             )
