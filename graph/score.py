@@ -95,6 +95,7 @@ __all__ = [
     "LINES",
     "LINE_WEIGHTS",
     "SURPRISE_FULL",
+    "STRONG_SIGNAL",
     "Population",
     "Evidence",
     "Screened",
@@ -141,6 +142,8 @@ MIN_SHARE_GAP = 0.1
 MEMBER_Z = 1.645
 # A line at least this strong counts as a line of evidence; a ring needs two to be kept.
 MIN_LINE = 0.2
+# A signal at least this strong names the ring's abuse (what its members must each show).
+STRONG_SIGNAL = 0.5
 # Shops with few other customers borrow this many typical customers' worth of the data
 # set's averages (orders per customer, rates), so a tiny shop cannot make a baseline alone.
 SHRINK = 10.0
@@ -1760,7 +1763,7 @@ def screen(pop: Population, rings: Sequence[Ring]) -> Screened:
     )
 
 
-def trim_to_evidence(pop: Population, ev: Evidence, min_strength: float = 0.5) -> list[Ring]:
+def trim_to_evidence(pop: Population, ev: Evidence, min_strength: float = STRONG_SIGNAL) -> list[Ring]:
     """Drop members whose own orders show none of their ring's strong behavioural anomalies.
 
     For each ring, its per-order behaviour and account signals with strength
