@@ -38,10 +38,14 @@ __all__ = ["DuckDBStore", "SCHEMA_VERSION"]
 
 ENTITY_TABLES = {"buyer": ("buyers", "buyer_id"), "seller": ("sellers", "seller_id"), "item": ("items", "item_id")}
 LOCK_WAIT_SECONDS = 30.0
-# DuckDB's buffer pool while upserting (each connection starts at 3GB, for detection's queries). An
-# upsert needs little: the pool only caches blocks already written, and with the ingest pipeline's
-# ~1 GB the 10M-orders ingest peaked at 4.06 GB RSS with 3GB here.
+# DuckDB's buffer pool per connection: big queries spill to disk instead of growing.
+CONNECTION_MEMORY_LIMIT = "3GB"
+# While upserting. An upsert needs little: the pool only caches blocks already written, and with the
+# ingest pipeline's ~1 GB the 10M-orders ingest peaked at 4.06 GB RSS with 3GB here.
 INGEST_MEMORY_LIMIT = "2GB"
+# While reading a whole projection for detection: the sorted result is held in the pool before it
+# leaves as Arrow (10M orders: 35M identifier rows; under 3GB that read failed now and then).
+READ_MEMORY_LIMIT = "6GB"
 
 def _used_sql(source: str, kinds: tuple[str, ...] = tuple(IDENTIFIER_COLUMNS)) -> str:
     """Buyer -> identifier (USED) edges aggregated from the key columns of ``source`` (a table name)."""
@@ -172,7 +176,7 @@ class DuckDBStore:
                 con = duckdb.connect(str(self.path))
                 con.execute("SET TimeZone = 'UTC'")  # timestamps leave the store as UTC on any machine
                 con.execute("SET enable_progress_bar = false")  # progress is ours to report, not DuckDB's
-                con.execute("SET memory_limit = '3GB'")  # big ingests spill to disk instead of growing
+                con.execute(f"SET memory_limit = '{CONNECTION_MEMORY_LIMIT}'")
                 # Strings stay uncompressed: DuckDB's dict_fsst costs ~15 us per order row at every write, more
                 # than the rest of the ingest; the file is ~2.5x larger and reads are faster (docs/ingest.md).
                 with contextlib.suppress(duckdb.NotImplementedException):  # a DuckDB without dict_fsst
@@ -334,7 +338,11 @@ class DuckDBStore:
             if unknown:
                 raise ValueError(f"{name} has no column(s) {unknown}; it has {known}")
             cols = ", ".join(f'"{c}"' for c in wanted)
-            return con.sql(f"SELECT {cols} FROM {name} ORDER BY {order_by}").to_arrow_table()
+            con.execute(f"SET memory_limit = '{READ_MEMORY_LIMIT}'")
+            try:
+                return con.sql(f"SELECT {cols} FROM {name} ORDER BY {order_by}").to_arrow_table()
+            finally:
+                con.execute(f"SET memory_limit = '{CONNECTION_MEMORY_LIMIT}'")
 
     def orders_of(self, buyer_ids: list[str], *, columns: list[str] | None = None, limit: int | None = None) -> pa.Table:
         wanted = columns or ORDER_SCHEMA.names
