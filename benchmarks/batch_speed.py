@@ -47,12 +47,16 @@ def run_batch(folder: Path, work: Path, formats: str) -> dict:
         "--store", f"duckdb://{work / 'store.duckdb'}", "--format", formats, "--json",
     ]  # fmt: skip
     started = time.monotonic()
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    stdout = proc.stdout.read()  # type: ignore[union-attr]
-    _pid, status, usage = os.wait4(proc.pid, 0)
+    log = work / "batch.log"  # progress and, on failure, the error
+    with log.open("wb") as err:
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=err)
+        stdout = proc.stdout.read()  # type: ignore[union-attr]
+        _pid, status, usage = os.wait4(proc.pid, 0)
     wall = time.monotonic() - started
     if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"ringwatch batch failed on {folder} (exit {os.waitstatus_to_exitcode(status)})")
+        tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-3:]
+        raise SystemExit(f"ringwatch batch failed on {folder} (exit {os.waitstatus_to_exitcode(status)}): "
+                         + " / ".join(tail) + f" (whole log: {log})")
     result = json.loads(stdout)
     detection = result.get("detection") or {}
     return {
