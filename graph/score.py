@@ -95,7 +95,6 @@ __all__ = [
     "LINES",
     "LINE_WEIGHTS",
     "SURPRISE_FULL",
-    "STRONG_SIGNAL",
     "Population",
     "Evidence",
     "Screened",
@@ -103,6 +102,7 @@ __all__ = [
     "screen",
     "evaluate",
     "trim_to_evidence",
+    "keep_underpowered_whole",
     "combine_lines",
     "strength_from_z",
     "z_threshold",
@@ -1844,6 +1844,34 @@ def trim_to_evidence(pop: Population, ev: Evidence, min_strength: float = STRONG
             if len(keep) < ring.n_buyers:
                 ring = dataclasses.replace(ring, buyers=keep, support={b: ring.support.get(b, 1) for b in keep})
         out.append(ring)
+    return out
+
+
+def keep_underpowered_whole(whole: Evidence, trimmed: Sequence[Ring], after: Evidence) -> list[Ring]:
+    """Undo :func:`trim_to_evidence` where its per-member test lacked power.
+
+    Bystanders are a ring's minority, and cutting them can only sharpen its
+    evidence. When the test cut most of a ring, the rest score lower than the
+    whole (``after`` measures ``trimmed``), and the whole shows two or more
+    strong behavioural signals, its accounts had an order or two each (a tier
+    sprint of recruited accounts), and the accounts cut would set the shops'
+    norm: the ring stays whole. A group buy at a pickup point (silent orders
+    only) is still cut.
+    """
+    source = {b: k for k, r in enumerate(whole.rings) for b in r.buyers}
+    score_after = dict(zip(after.index.tolist(), after.scores.tolist(), strict=True))
+    sig = whole.signals
+    behaviour = sig["signal"].isin([s.name for s in SIGNALS if s.line == "behaviour"])
+    kinds_of_abuse = sig[behaviour & (sig["strength"] >= STRONG_SIGNAL)].groupby("ring")["signal"].nunique()
+    out = []
+    for i, ring in enumerate(trimmed):
+        k = source[ring.buyers[0]]
+        underpowered = (
+            ring.n_buyers * 2 < whole.rings[k].n_buyers
+            and score_after.get(i, 0.0) < whole.scores[k]
+            and kinds_of_abuse.get(k, 0) >= 2
+        )
+        out.append(whole.rings[k] if underpowered else ring)
     return out
 
 

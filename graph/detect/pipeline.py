@@ -32,12 +32,11 @@ from graph.rings import Ring, add_proposals, assemble, claim_by_score, match_pre
 from graph.schema import RESULT_SCHEMAS, TS
 from graph.score import (
     LINE_WEIGHTS,
-    SIGNALS,
-    STRONG_SIGNAL,
     Evidence,
     Population,
     binding_users,
     evaluate,
+    keep_underpowered_whole,
     prepare,
     screen,
     trim_to_evidence,
@@ -72,8 +71,6 @@ ORDER_COLUMNS: tuple[str, ...] = (
     "waybill_key", "parcel_weight_g", "shipped_at", "delivered_at", "confirmed_at", "status",
     "refund_reason", "rating", "review_text", "chat_messages",
 )
-# Signals that say the orders themselves look fake or abusive.
-BEHAVIOUR_SIGNALS: frozenset[str] = frozenset(s.name for s in SIGNALS if s.line == "behaviour")
 # The columns the detectors read; prepare has turned the others into arrays.
 DETECTOR_COLUMNS: tuple[str, ...] = ("order_id", "buyer_id", "seller_id", "created_at", "item_id")
 
@@ -250,24 +247,7 @@ def _find_rings(
     trimmed = trim_to_evidence(pop, ev)
     if [r.buyers for r in trimmed] != [r.buyers for r in ev.rings]:
         after = measure(trimmed)
-        # Bystanders are a ring's minority, and cutting them can only sharpen its evidence. When
-        # most members fail their own test, the rest lose the case, and the whole ring shows
-        # several kinds of abuse at once, the test lacked power (accounts with an order or two
-        # each) and the accounts cut would set the shops' norm: the ring stays whole.
-        before = {b: k for k, r in enumerate(ev.rings) for b in r.buyers}
-        score_after = dict(zip(after.index.tolist(), after.scores.tolist(), strict=True))
-        abuse = ev.signals[ev.signals["signal"].isin(BEHAVIOUR_SIGNALS) & (ev.signals["strength"] >= STRONG_SIGNAL)]
-        kinds_of_abuse = abuse.groupby("ring")["signal"].nunique()
-
-        def keep_whole(i: int, r: Ring) -> bool:
-            whole = before[r.buyers[0]]
-            return (
-                r.n_buyers * 2 < ev.rings[whole].n_buyers
-                and score_after.get(i, 0.0) < ev.scores[whole]
-                and kinds_of_abuse.get(whole, 0) >= 2
-            )
-
-        kept = [ev.rings[before[r.buyers[0]]] if keep_whole(i, r) else r for i, r in enumerate(trimmed)]
+        kept = keep_underpowered_whole(ev, trimmed, after)
         ev = after if [r.buyers for r in kept] == [r.buyers for r in trimmed] else measure(kept)
     return ev, screened.buyer_evidence
 
