@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import numpy as np
@@ -17,6 +18,7 @@ from graph.score import (
     SIGNALS,
     combine_lines,
     evaluate,
+    keep_underpowered_whole,
     poisson_surprise,
     prepare,
     binding_users,
@@ -338,6 +340,31 @@ def test_a_few_members_meeting_at_one_small_shop_beyond_chance_make_it_a_target(
     assert screened.targets == [["s_victim"]] or not screened.rings
     if screened.rings:
         assert screened.rings[0].buyers == sorted(attackers)
+
+
+def test_a_ring_the_trim_cuts_to_a_weaker_minority_stays_whole_only_on_two_kinds_of_abuse(market):
+    """When the per-member trim would leave a ring's minority that scores lower than the whole,
+    the test lacked power (accounts with an order or two): the ring stays whole if it shows two
+    or more kinds of strong abuse. A ring with one kind (a group buy's silent orders) is cut, and
+    so is a ring the trim leaves mostly intact or whose rest scores as high."""
+    whole = evaluate(market, [Ring(sorted(RING), methods=["identity"], strengths={"identity": 0.9})], n_tested=50)
+    minority = [Ring(sorted(RING[:2]), methods=["identity"], strengths={"identity": 0.9})]
+    after = evaluate(market, minority, n_tested=50, min_score=0.0)
+    assert after.scores[0] < whole.scores[0]
+    assert [r.buyers for r in keep_underpowered_whole(whole, minority, after)] == [sorted(RING)]
+    # The rest making the case as well as the whole did: the cut members added nothing.
+    as_strong = dataclasses.replace(after, scores=whole.scores.copy())
+    assert keep_underpowered_whole(whole, minority, as_strong) == minority
+
+    behaviour = whole.signals["signal"].isin([s.name for s in SIGNALS if s.line == "behaviour"])
+    one_kind = whole.signals.assign(strength=whole.signals["strength"].where(
+        ~behaviour | (whole.signals["signal"] == "silent_orders"), 0.0))
+    silent_only = dataclasses.replace(whole, signals=one_kind)
+    assert keep_underpowered_whole(silent_only, minority, after) == minority
+
+    majority = [Ring(sorted(RING[:3]), methods=["identity"], strengths={"identity": 0.9})]
+    after = evaluate(market, majority, n_tested=50, min_score=0.0)
+    assert keep_underpowered_whole(whole, majority, after) == majority
 
 
 def test_prepare_refuses_an_empty_store():
