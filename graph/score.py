@@ -231,6 +231,9 @@ _PER_ORDER = (
 # sitting (one account, one shop, one day), they count sittings as independent observations.
 # What follows each order (ratings, refunds, parcels, confirmation) counts per order.
 _PER_SITTING = ("repeat_purchases", "silent_orders", "off_price_orders")
+# Signals whose shop norm counts each customer once: how often an account repeats an item
+# grows with how often it buys, so one heavy regular's orders would set a small shop's norm.
+_PER_CUSTOMER_NORM = ("repeat_purchases",)
 
 
 # ---------------------------------------------------------------------------
@@ -261,6 +264,8 @@ class Population:
     reference: dict[str, float] = field(default_factory=dict)
     seller_sum: dict[str, np.ndarray] = field(default_factory=dict)
     seller_known: dict[str, np.ndarray] = field(default_factory=dict)
+    # Per-order weights of the shops' norms where one customer's orders are one observation.
+    norm_weight: dict[str, np.ndarray] = field(default_factory=dict)
     shrink: dict[str, float] = field(default_factory=dict)
     per_customer: float = 1.0
     text_code: np.ndarray | None = None
@@ -635,8 +640,15 @@ def prepare(
             q1, q2, q3 = np.nanpercentile(x, [25, 50, 75])
             pop.reference[name], pop.spread[name] = float(q2), float(q3 - q1) / 1.349
         known = np.isfinite(x)
-        pop.seller_sum[name] = np.bincount(o_seller[known], weights=x[known], minlength=n_sellers)
-        pop.seller_known[name] = np.bincount(o_seller[known], minlength=n_sellers).astype(np.float64)
+        w = np.ones(int(known.sum()))
+        if name in _PER_CUSTOMER_NORM:
+            pair, _ = _dense(o_buyer[known], o_seller[known])
+            w = 1.0 / np.bincount(pair)[pair]
+            pop.norm_weight[name] = np.zeros(n)
+            pop.norm_weight[name][known] = w
+            pop.reference[name] = float(np.average(x[known], weights=w))
+        pop.seller_sum[name] = np.bincount(o_seller[known], weights=x[known] * w, minlength=n_sellers)
+        pop.seller_known[name] = np.bincount(o_seller[known], weights=w, minlength=n_sellers)
         pop.shrink[name] = _shop_shrink(x[known], o_seller[known], n_sellers)
     pop.per_customer = n / max(n_pairs, 1)
     if pop.buyer_credit is not None:
@@ -944,8 +956,9 @@ def _measure(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int, R: int) ->
             trials[name] = np.bincount(g[known][first], minlength=G).astype(np.float64)
         # The same shops' other customers: what an order at these shops usually looks like.
         mine = known & target & (g < R)
-        ring_sum = np.bincount(gs[mine], weights=x[mine], minlength=n_gs)[tgt]
-        ring_cnt = np.bincount(gs[mine], minlength=n_gs)[tgt].astype(np.float64)
+        w = pop.norm_weight[name][order[mine]] if name in pop.norm_weight else np.ones(int(mine.sum()))
+        ring_sum = np.bincount(gs[mine], weights=x[mine] * w, minlength=n_gs)[tgt]
+        ring_cnt = np.bincount(gs[mine], weights=w, minlength=n_gs)[tgt]
         base_sum = np.bincount(tg_, weights=pop.seller_sum[name][ts] - ring_sum, minlength=G)[:R]
         base_cnt = np.bincount(tg_, weights=pop.seller_known[name][ts] - ring_cnt, minlength=G)[:R]
         ref = pop.reference.get(name, np.nan)

@@ -530,3 +530,36 @@ def test_a_virtual_shops_orders_are_judged_by_that_shops_norm_not_by_a_physical_
     if len(ev.scores):
         waybill = ev.signals[ev.signals["signal"] == "missing_waybill"]
         assert (waybill["strength"] == 0).all()
+
+
+def test_one_heavy_regular_does_not_set_a_small_shops_norm_for_repeat_purchases():
+    """Twelve accounts sharing devices two by two each come back to a small shop for the item they
+    bought before; its other customers order once, except one regular who re-orders his item
+    thirty times. Each customer is one observation of the shop's norm: the regular's habit is not
+    what its customers do, and the accounts' repeat buying is a second line beside their links."""
+    shop = "s_small_brushed"
+
+    def rows(rng):
+        out = []
+        for k in range(12):
+            for j in range(3):
+                t = T0 + (5 + 17 * j + k) * DAY
+                out.append({"buyer_id": f"back{k:02d}", "seller_id": shop, "created_at": t,
+                            **_honest_fields(rng, t, f"{shop}-i{min(j, 1)}")})
+        for j in range(30):
+            t = T0 + 2 * j * DAY + 3600
+            out.append({"buyer_id": "heavy", "seller_id": shop, "created_at": t, **_honest_fields(rng, t, f"{shop}-i2")})
+        for k in range(20):
+            t = T0 + int(rng.integers(0, 60 * DAY))
+            out.append({"buyer_id": f"once{k:02d}", "seller_id": shop, "created_at": t,
+                        **_honest_fields(rng, t, f"{shop}-i{k % 3}")})
+        return out
+
+    back = [f"back{k:02d}" for k in range(12)]
+    pop, _ = _with_group(rows, ident_rows=[{"buyer_id": b, "kind": "device", "key": f"pair{k // 2}"}
+                                           for k, b in enumerate(back)])
+    ev = evaluate(pop, [Ring(back, methods=["shop"], strengths={"shop": 0.7})], n_tested=50, min_score=0.0)
+    text = ev.signals[ev.signals["signal"] == "repeat_purchases"]["explanation"].iloc[0]
+    assert "33% of the ring's 36 orders" in text
+    assert _signal(ev, "repeat_purchases") >= 0.5, text  # pooled by order, the regular's habit set the norm
+    assert ev.scores[0] >= 0.5
