@@ -1868,21 +1868,27 @@ def keep_underpowered_whole(whole: Evidence, trimmed: Sequence[Ring], after: Evi
     whole (``after`` measures ``trimmed``), and the whole shows two or more
     strong behavioural signals, its accounts had an order or two each (a tier
     sprint of recruited accounts), and the accounts cut would set the shops'
-    norm: the ring stays whole. A group buy at a pickup point (silent orders
-    only) is still cut.
+    norm: the ring stays whole. So does a ring whose case stands on two strong
+    lines besides the behaviour (linked accounts returning to one shop, with
+    receipt confirmed fast): a test of that one signal on two or three orders
+    per member cannot say who took part. A group buy at a pickup point (silent
+    orders only) is still cut.
     """
     source = {b: k for k, r in enumerate(whole.rings) for b in r.buyers}
     score_after = dict(zip(after.index.tolist(), after.scores.tolist(), strict=True))
     sig = whole.signals
     behaviour = sig["signal"].isin([s.name for s in SIGNALS if s.line == "behaviour"])
     kinds_of_abuse = sig[behaviour & (sig["strength"] >= STRONG_SIGNAL)].groupby("ring")["signal"].nunique()
+    # Two strong lines besides the behaviour tested per member make the case without it.
+    others = whole.lines.drop(columns=["behaviour", *SUPPORTING_LINES])
+    stands_without = ((others >= STRONG_SIGNAL).sum(axis=1) >= 2).to_numpy()
     out = []
     for i, ring in enumerate(trimmed):
         k = source[ring.buyers[0]]
         underpowered = (
             ring.n_buyers * 2 < whole.rings[k].n_buyers
             and score_after.get(i, 0.0) < whole.scores[k]
-            and kinds_of_abuse.get(k, 0) >= 2
+            and (kinds_of_abuse.get(k, 0) >= 2 or stands_without[k])
         )
         out.append(whole.rings[k] if underpowered else ring)
     return out

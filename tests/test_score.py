@@ -17,6 +17,7 @@ from graph.score import (
     LINES,
     SIGNALS,
     combine_lines,
+    Evidence,
     evaluate,
     keep_underpowered_whole,
     poisson_surprise,
@@ -563,3 +564,19 @@ def test_one_heavy_regular_does_not_set_a_small_shops_norm_for_repeat_purchases(
     assert "33% of the ring's 36 orders" in text
     assert _signal(ev, "repeat_purchases") >= 0.5, text  # pooled by order, the regular's habit set the norm
     assert ev.scores[0] >= 0.5
+
+
+def test_a_ring_whose_case_stands_without_its_one_behaviour_signal_is_not_cut_by_it():
+    """The per-member test of one behaviour signal cut most of two rings, and what is left scores
+    lower. Linked accounts returning to one shop (linkage and coordination strong besides a fast
+    confirmation) stay whole; neighbours of a group buy (silent orders, nothing else) stay cut."""
+    linked, buy = [f"l{i}" for i in range(10)], [f"g{i}" for i in range(10)]
+    lines = pd.DataFrame([[0.9, 0.8, 0.0, 0.6, 0.0], [0.0, 0.1, 0.1, 0.9, 0.0]], columns=list(LINES))
+    signals = pd.DataFrame({"ring": [0, 0, 0, 1], "signal": ["linked_members", "repeat_purchases", "fast_confirmation",
+                                                           "silent_orders"], "strength": [0.9, 0.8, 0.6, 0.9]})
+    whole = dataclasses.replace(Evidence.empty(), rings=[Ring(linked), Ring(buy)], scores=np.array([0.8, 0.3]),
+                                lines=lines, signals=signals)
+    trimmed = [Ring(linked[:3]), Ring(buy[:3])]
+    after = dataclasses.replace(Evidence.empty(), index=np.array([0, 1]), scores=np.array([0.3, 0.2]))
+    kept = keep_underpowered_whole(whole, trimmed, after)
+    assert kept[0].buyers == linked and kept[1].buyers == buy[:3]
