@@ -56,9 +56,10 @@ Accounts bound by identifiers may be one person or one household, whose
 favourite shops and shopping times follow from the link: coordination and
 lockstep count as separate lines only as far as the members are *not*
 linked, nor receive parcels at one shared address (neighbours of a pickup
-point order together because of the place). The score is an ordered
-weighted average of the lines, :data:`LINE_WEIGHTS` = 0.30, 0.50, 0.20 for
-the strongest, second and third:
+point order together because of the place); shared targets count each
+linked unit once instead (separate households converging on the same few
+shops). The score is an ordered weighted average of the lines,
+:data:`LINE_WEIGHTS` = 0.30, 0.50, 0.20 for the strongest, second and third:
 a case is as strong as its second independent line; one line alone scores
 at most 0.3.
 
@@ -127,6 +128,9 @@ LINKED_UNITS = 3.0
 # Linkage signals that say how many members are linked, not how tightly: they do not make
 # the group one household, so they explain none of its coordination (see _lines).
 UNBINDING: tuple[str, ...] = ("linked_members",)
+# Coordination signals that count each linked unit (household, device pool) once: the link
+# explains none of what they show, a shared pickup point still does (see _lines).
+PER_UNIT: tuple[str, ...] = ("shared_targets",)
 # Lines that corroborate but never make one of the two lines a case needs: they
 # count at most as much as the second strongest main line.
 SUPPORTING_LINES: tuple[str, ...] = ("accounts",)
@@ -921,10 +925,6 @@ def _measure(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int, R: int) ->
     info["per_other"] = np.where(members_at > 0, expected / np.maximum(members_at, 1), 0.0)
     info["n_targets"] = k_targets
     info["n_sellers"] = n_sellers[:R]
-    shared = _shared_targets(pop, g, buyer, seller, target, G, R, t_pool, n_sellers[:R], k_targets)
-    values["shared_targets"], counts["shared_targets"], surprise["shared_targets"] = shared.pop("values"), shared.pop("counts"), shared.pop("surprise")
-    info.update(shared)
-
     fg, ft, fb, fs = g[focus], time[focus], buyer[focus], seller[focus]
 
     # Pool of buyers a lockstep group could have been drawn from: the buyers of its focus shops.
@@ -992,8 +992,10 @@ def _measure(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int, R: int) ->
         values["unverified_accounts"], counts["unverified_accounts"] = _member_mean(pop.buyer_unverified, mg, mb, G)
 
     link = pd.DataFrame({"g": [], "b": [], "c": [], "n": [], "spec": []})
+    unit = buyer
     if "shared_identifiers" in avail:
-        values["shared_identifiers"], link, info["link_cohesion"] = _linkage(pop, mg, mb, G)
+        values["shared_identifiers"], link, info["link_cohesion"], units = _linkage(pop, mg, mb, G)
+        unit = _unit_of(pop.n_buyers, units, g, buyer)
         counts["shared_identifiers"] = size
         if "linked_members" in avail:
             # Members sharing a binding identifier with another member, against the
@@ -1015,8 +1017,11 @@ def _measure(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int, R: int) ->
             )
         # Members receiving parcels at one address with another member (neighbours at a pickup
         # point, one household): what they order together follows from the place (see _lines).
-        info["place_share"] = _place_share(pop, mg, mb, G)
+        info["place_share"], info["crowd_place_share"] = _place_share(pop, mg, mb, G)
         link = link[link["g"] < R]
+    shared = _shared_targets(pop, g, unit, buyer, seller, target, G, R, t_pool, n_sellers[:R], k_targets)
+    values["shared_targets"], counts["shared_targets"], surprise["shared_targets"] = shared.pop("values"), shared.pop("counts"), shared.pop("surprise")
+    info.update(shared)
 
     real = g < R
     rows = pd.DataFrame({"g": g[real], "buyer": buyer[real], "order": order[real], "target": target[real]})
@@ -1024,7 +1029,7 @@ def _measure(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int, R: int) ->
     return _Measured(values, counts, surprise, baseline, info, rows, targets, link, {**counts, **trials})
 
 
-def _shared_targets(pop, g, buyer, seller, target, G: int, R: int, pool, n_sellers, k_targets) -> dict[str, np.ndarray]:
+def _shared_targets(pop, g, unit, buyer, seller, target, G: int, R: int, pool, n_sellers, k_targets) -> dict[str, np.ndarray]:
     """Members who each ordered from several of the group's target shops, against chance.
 
     A pool of accounts working for several small shops (sellers brushing for
@@ -1033,20 +1038,27 @@ def _shared_targets(pop, g, buyer, seller, target, G: int, R: int, pool, n_selle
     model (an account's shops drawn in proportion to how many customers each
     shop has), a member present at one target visits another with
     probability ``(its shops - 1) * (the targets' customers) / (all
-    account-shop pairs)``. Observed: visits to targets beyond each member's
-    first. The surprise pays for choosing the members among the targets'
-    customers and the targets among the shops the members used.
+    account-shop pairs)``. Observed: visits to targets beyond each
+    household's first, at targets another household also visited; the
+    accounts joined by shared identifiers (``unit``) count as one: a
+    household's accounts sharing its favourite shops is its habit, separate
+    households converging on the same few shops is not.
+    The surprise pays for choosing the members among the targets' customers
+    and the targets among the shops the members used.
     """
     at = target
-    pres, n_pres = _dense(g[at], buyer[at], seller[at])
-    first = np.unique(pres, return_index=True)[1]
-    pg, pb = g[at][first], buyer[at][first]
-    gb, n_gb = _dense(pg, pb)
-    visits = np.bincount(gb, minlength=n_gb)
-    gb_group, gb_buyer = _owner(gb, pg, n_gb), _owner(gb, pb, n_gb)
+    gb, n_gb = _dense(g[at], buyer[at])
+    gb_group, gb_buyer = _owner(gb, g[at], n_gb), _owner(gb, buyer[at], n_gb)
+    shops_at = _distinct(gb, n_gb, seller[at])
     present = np.bincount(gb_group, minlength=G).astype(np.float64)
-    observed = np.bincount(gb_group, weights=visits - 1, minlength=G)
-    several = np.bincount(gb_group, weights=visits >= 2, minlength=G)
+    several = np.bincount(gb_group, weights=shops_at >= 2, minlength=G)
+    visit, _ = _dense(g[at], unit[at], seller[at])
+    first = np.unique(visit, return_index=True)[1]
+    vg, vu, vs = g[at][first], unit[at][first], seller[at][first]
+    shop, n_shop = _dense(vg, vs)
+    shared = np.bincount(shop, minlength=n_shop)[shop] >= 2
+    gu, n_gu = _dense(vg[shared], vu[shared])
+    observed = np.bincount(_owner(gu, vg[shared], n_gu), weights=np.bincount(gu, minlength=n_gu) - 1, minlength=G)
     other_shops = np.bincount(gb_group, weights=np.maximum(pop.buyer_shops[gb_buyer] - 1, 0), minlength=G)[:R]
     n_pairs = max(float(pop.seller_buyers.sum()), 1.0)
     expected = other_shops * pool / n_pairs
@@ -1116,7 +1128,7 @@ def _lockstep(pop, fg, ft, fb, fs, G: int, R: int, search: np.ndarray) -> dict[s
     return out
 
 
-def _linkage(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int) -> tuple[np.ndarray, pd.DataFrame, np.ndarray]:
+def _linkage(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int) -> tuple[np.ndarray, pd.DataFrame, np.ndarray, tuple]:
     """Mean over members of how strongly an identifier shared with another member binds them.
 
     A member's binding is ``prior[kind] * share`` for its best identifier
@@ -1130,13 +1142,15 @@ def _linkage(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int) -> tuple[n
 
     Also returns each group's cohesion: the chance that two members drawn at
     random (with replacement) are joined by a chain of such identifiers
-    within a household-sized unit (see ``_cohesion``; 1 = one household).
+    within a household-sized unit (see ``_cohesion``; 1 = one household),
+    and the linked members (group, buyer) with the unit (chain) joining each.
     """
     rows = _identifier_rows(pop, mg, mb)
     empty = pd.DataFrame({"g": [], "b": [], "c": [], "n": [], "spec": []})
     solo = 1.0 / np.maximum(np.bincount(mg, minlength=G), 1)  # every member its own component
+    none = (np.zeros(0, np.int64),) * 3
     if rows.empty:
-        return np.zeros(G), empty, solo
+        return np.zeros(G), empty, solo, none
     gc, n_gc = _dense(rows["g"].to_numpy(), rows["c"].to_numpy())
     users_in = np.bincount(gc, minlength=n_gc)
     code = rows["c"].to_numpy()
@@ -1145,34 +1159,57 @@ def _linkage(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int) -> tuple[n
     links = (users_in[gc] >= 2) & (prior / np.maximum(users - 1, 1) > LINK_MIN_WEIGHT)
     rows = rows[links]
     if rows.empty:
-        return np.zeros(G), empty, solo
+        return np.zeros(G), empty, solo, none
     rows = rows.assign(n=users_in[gc[links]], spec=prior[links] * users_in[gc[links]] / users[links])
     best = rows.groupby(["g", "b"], sort=False)["spec"].max()
     total = np.bincount(best.index.get_level_values(0).to_numpy(), weights=best.to_numpy(), minlength=G)
     size = np.maximum(np.bincount(mg, minlength=G), 1)
-    return total / size, rows.reset_index(drop=True), _cohesion(rows, G, size, pop.household)
+    cohesion, units = _cohesion(rows, G, size, pop.household)
+    return total / size, rows.reset_index(drop=True), cohesion, units
 
 
-def _place_share(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int) -> np.ndarray:
-    """Per group, the share of members receiving parcels at an address another member also uses.
+def _unit_of(n_buyers: int, units: tuple, g: np.ndarray, buyer: np.ndarray) -> np.ndarray:
+    """For each row ``(g, buyer)``, the buyer, or for a member linked to others the code
+    ``n_buyers + unit`` of the unit (household, device pool) joining them (see ``_linkage``)."""
+    unit_g, unit_b, unit = units
+    if len(unit) == 0:
+        return buyer
+    key = unit_g * n_buyers + unit_b
+    order = np.argsort(key)
+    want = g.astype(np.int64) * n_buyers + buyer
+    pos = np.minimum(np.searchsorted(key[order], want), len(key) - 1)
+    return np.where(key[order][pos] == want, n_buyers + unit[order][pos], buyer)
+
+
+def _place_share(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per group, the share of members receiving parcels at an address another member also uses,
+    and the share receiving at such an address too common to bind anyone.
 
     Any shared address counts, a pickup point or parcel station included: too
     common to bind accounts, it still explains why neighbours order together.
+    A household's own address already joins its accounts into one unit.
     """
     rows = _identifier_rows(pop, mg, mb)
     rows = rows[pop.ident_kind[rows["c"].to_numpy()] == "address"]
     if rows.empty:
-        return np.zeros(G)
+        return np.zeros(G), np.zeros(G)
     gc, n_gc = _dense(rows["g"].to_numpy(), rows["c"].to_numpy())
-    shared = rows[np.bincount(gc, minlength=n_gc)[gc] >= 2].drop_duplicates(["g", "b"])
+    shared = rows[np.bincount(gc, minlength=n_gc)[gc] >= 2]
+    code = shared["c"].to_numpy()
+    crowd = shared[pop.ident_prior[code] / np.maximum(pop.ident_users[code] - 1, 1) <= LINK_MIN_WEIGHT]
     size = np.maximum(np.bincount(mg, minlength=G), 1)
-    return np.bincount(shared["g"].to_numpy(np.int64), minlength=G) / size
+    return tuple(
+        np.bincount(r.drop_duplicates(["g", "b"])["g"].to_numpy(np.int64), minlength=G) / size for r in (shared, crowd)
+    )
 
 
-def _cohesion(rows: pd.DataFrame, G: int, size: np.ndarray, household: float) -> np.ndarray:
+def _cohesion(
+    rows: pd.DataFrame, G: int, size: np.ndarray, household: float
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Per group, ``sum(n_c * min(n_c, household)) / n^2`` over components of members joined by
     shared identifiers: the chance that two members drawn at random belong to one household-sized
-    unit (a chain of twenty accounts rotating devices is not one household)."""
+    unit (a chain of twenty accounts rotating devices is not one household). Also the linked
+    members (group, buyer) and the component each belongs to."""
     member, n_member = _dense(rows["g"].to_numpy(), rows["b"].to_numpy())
     ident, n_ident = _dense(rows["g"].to_numpy(), rows["c"].to_numpy())
     graph = igraph.Graph(n=n_member + n_ident, edges=np.column_stack([member, n_member + ident]).tolist())
@@ -1182,7 +1219,8 @@ def _cohesion(rows: pd.DataFrame, G: int, size: np.ndarray, household: float) ->
     comp_group = _owner(comp, group, len(n_c))
     linked = np.bincount(group, minlength=G).astype(np.float64)
     squares = np.bincount(comp_group, weights=n_c * np.minimum(n_c, household), minlength=G) + (size - linked)
-    return squares / size.astype(np.float64) ** 2
+    member_b = _owner(member, rows["b"].to_numpy(np.int64), n_member)
+    return squares / size.astype(np.float64) ** 2, (group, member_b, comp)
 
 
 # ---------------------------------------------------------------------------
@@ -1342,7 +1380,11 @@ def _reference_strength(sig: Signal, v: np.ndarray, n: np.ndarray, ref: float, s
 
 
 def _lines(
-    strengths: dict[str, np.ndarray], R: int, cohesion: np.ndarray | None = None, place: np.ndarray | None = None
+    strengths: dict[str, np.ndarray],
+    R: int,
+    cohesion: np.ndarray | None = None,
+    place: np.ndarray | None = None,
+    crowd_place: np.ndarray | None = None,
 ) -> np.ndarray:
     """Line strengths: the noisy-OR of their signals, made independent of one another.
 
@@ -1362,15 +1404,21 @@ def _lines(
     address another member uses (neighbours collecting a weekly group buy at
     one pickup point order together because of the place). A linked
     group needs behaviour for its second line; unlinked accounts acting in
-    concert (thin exports, hired click-farm accounts) do not. A supporting
+    concert (thin exports, hired click-farm accounts) do not. Signals that
+    count each linked unit once (:data:`PER_UNIT`: separate households
+    converging on the same few shops) are left out of that discount but
+    for ``crowd_place``, the share of members at an address too common to
+    bind (a pickup point's neighbours are separate units). A supporting
     line is capped at the second strongest main line (it corroborates a
     case, it never makes one).
     """
     lines = np.zeros((R, len(LINES)))
+    per_unit = np.zeros((R, len(LINES)))
     binding = np.zeros(R)
     for name, st in strengths.items():
         li = LINES.index(_BY_NAME[name].line)
-        lines[:, li] = 1.0 - (1.0 - lines[:, li]) * (1.0 - np.nan_to_num(st))
+        into = per_unit if name in PER_UNIT else lines
+        into[:, li] = 1.0 - (1.0 - into[:, li]) * (1.0 - np.nan_to_num(st))
         if _BY_NAME[name].line == "linkage" and name not in UNBINDING:
             binding = 1.0 - (1.0 - binding) * (1.0 - np.nan_to_num(st))
     cohesion = np.ones(R) if cohesion is None else np.nan_to_num(cohesion[:R], nan=1.0)
@@ -1379,6 +1427,9 @@ def _lines(
         unlinked *= 1.0 - np.clip(np.nan_to_num(place[:R]), 0.0, 1.0)
     for line in LINKED_LINES:
         lines[:, LINES.index(line)] *= unlinked
+    if crowd_place is not None:
+        per_unit *= 1.0 - np.clip(np.nan_to_num(crowd_place[:R]), 0.0, 1.0)[:, None]
+    lines = 1.0 - (1.0 - lines) * (1.0 - per_unit)
     main = [i for i, line in enumerate(LINES) if line not in SUPPORTING_LINES]
     second = -np.sort(-lines[:, main], axis=1)[:, 1]
     for line in SUPPORTING_LINES:
@@ -1406,7 +1457,7 @@ def _reference_lines(pop: Population, m: _Measured, R: int) -> tuple[np.ndarray,
             strengths[name] = np.where(np.isfinite(base), np.nan_to_num(st), 0.0)
         elif name in pop.reference:
             strengths[name] = _reference_strength(sig, v[:R], m.trials[name][:R], pop.reference[name], pop.spread.get(name, 0.0))
-    return _lines(strengths, R, m.info.get("link_cohesion"), m.info.get("place_share")), _types(strengths, R)
+    return _lines(strengths, R, m.info.get("link_cohesion"), m.info.get("place_share"), m.info.get("crowd_place_share")), _types(strengths, R)
 
 
 def _null_members(
@@ -1605,7 +1656,7 @@ def evaluate(
                 null_median[name] = np.where(has, base, null_median[name])
                 against_shops[name] = has
 
-    lines = _lines(strengths, R, m.info.get("link_cohesion"), m.info.get("place_share"))
+    lines = _lines(strengths, R, m.info.get("link_cohesion"), m.info.get("place_share"), m.info.get("crowd_place_share"))
     scores = np.clip(combine_lines(lines), 0.0, 1.0)
     # One line of evidence alone (a household sharing a laptop) does not make a ring.
     n_lines = (lines >= MIN_LINE).sum(axis=1)
@@ -1902,7 +1953,7 @@ def _trim_to_core(pop: Population, ev: Evidence, which: np.ndarray) -> list[Ring
     picked = np.flatnonzero(which)
     rings = [out[i] for i in picked]
     mg, mb = _members(pop, rings)
-    _, rows, _ = _linkage(pop, mg, mb, len(rings))
+    _, rows, _, _ = _linkage(pop, mg, mb, len(rings))
     linked = set(zip(rows["g"].to_numpy(np.int64).tolist(), rows["b"].to_numpy(np.int64).tolist(), strict=True))
     g, order = _expand(pop, mg, mb)
     code_of = {str(x): k for k, x in enumerate(pop.seller_ids)}
@@ -2094,8 +2145,8 @@ def _explain(pop, rings, index, m: _Measured, strengths, weights, null_median, a
         if name == "shared_targets":
             return v, (
                 f"{_pct(v)} of the ring's {n} members at its {shops} ordered from two or more of them: "
-                f"{int(info['shared_observed'][r])} visits beyond each member's first, where accounts that "
-                f"active would make {info['shared_expected'][r]:.1f}"
+                f"{int(info['shared_observed'][r])} visits beyond each account's first (accounts sharing identifiers "
+                f"counted as one), where accounts that active would make {info['shared_expected'][r]:.1f}"
             )
         if name == "lockstep":
             w = info["lockstep_width"][r] or "hour"

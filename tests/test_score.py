@@ -580,3 +580,36 @@ def test_a_ring_whose_case_stands_without_its_one_behaviour_signal_is_not_cut_by
     after = dataclasses.replace(Evidence.empty(), index=np.array([0, 1]), scores=np.array([0.3, 0.2]))
     kept = keep_underpowered_whole(whole, trimmed, after)
     assert kept[0].buyers == linked and kept[1].buyers == buy[:3]
+
+
+def test_households_converging_on_the_same_few_shops_count_beyond_their_links_one_household_does_not():
+    """Six accounts each ordering once from two or three of the same three new shops: as three
+    households (each two accounts share a device and an address) the links explain what each
+    household does, not why the three meet at the same shops; as one household they explain it."""
+    swappers = [f"swap{i}" for i in range(6)]
+    orders, buyers = planted_market(ring=[])
+    frame = orders.to_pandas()
+    template = frame[frame["seller_id"] == "s00"].iloc[0]
+    rows = []
+    for k, b in enumerate(swappers):
+        for j in range(3 if k % 2 else 2):
+            r = template.copy()
+            r["order_id"], r["buyer_id"], r["seller_id"] = f"w{k}{j}", b, f"swap_shop{(k + j) % 3}"
+            r["created_at"] = pd.Timestamp(T0 + (4 + 9 * j + k) * DAY, unit="s", tz="UTC")
+            r["waybill_key"] = r["tracking_no"] = f"W{k}{j}"
+            rows.append(r)
+    table = pa.Table.from_pandas(pd.concat([frame, pd.DataFrame(rows)], ignore_index=True), schema=ORDER_SCHEMA,
+                                 preserve_index=False)
+    others = identifiers_of(table).to_pandas()
+    others = others[~others["buyer_id"].isin(swappers)]
+
+    def coordination_with(unit_of):
+        mine = pd.concat([pd.DataFrame({"buyer_id": swappers, "kind": kind, "key": [f"{kind}-{unit_of(i)}" for i in range(6)]})
+                          for kind in ("device", "address")])
+        idents = pa.Table.from_pandas(pd.concat([others, mine], ignore_index=True), preserve_index=False)
+        pop = prepare(table, buyers=buyers, identifiers=idents)
+        ev = evaluate(pop, [Ring(swappers, methods=["shop"], strengths={"shop": 0.9})], n_tested=50, min_score=0.0)
+        return ev.lines["coordination"].iloc[0] if len(ev.scores) else 0.0
+
+    assert coordination_with(lambda i: i // 2) >= 0.5
+    assert coordination_with(lambda i: 0) < 0.2
