@@ -115,3 +115,22 @@ def test_a_burst_of_one_time_accounts_at_a_quiet_shop_is_proposed_and_a_steady_b
     assert [c.sellers for c in bursts] == [["quiet"]]
     assert set(sprint) <= set(bursts[0].buyers) and len(bursts[0].buyers) <= len(sprint) + 4  # not the shop's 8 others
     assert 3 <= bursts[0].details["n_days"] <= 14 and bursts[0].method == "shop"
+
+
+def test_a_days_crowd_of_one_star_ratings_at_a_busy_shop_is_proposed_and_a_shop_rated_low_all_year_is_not():
+    rng = np.random.default_rng(4)
+    t0 = pd.Timestamp("2026-03-01", tz="UTC")
+    day = lambda d: t0 + pd.to_timedelta(d, unit="D")  # noqa: E731
+    n = 6000  # background over 60 days: b0 busy and fairly rated, "poor" rated low all along
+    shops = rng.choice(["b0", "poor", *[f"s{s:02d}" for s in range(40)]], n, p=[0.1, 0.05] + [0.85 / 40] * 40)
+    low_rate = np.where(shops == "poor", 0.5, 0.01)
+    rows = [(f"h{b:04d}", s, day(d), 1 if rng.random() < p else 5)
+            for b, s, d, p in zip(rng.integers(0, 3000, n), shops, rng.uniform(0, 60, n), low_rate, strict=True)]
+    attackers = [f"x{i:02d}" for i in range(10)]  # one order each, one star, on one day
+    rows += [(b, "b0", day(30 + rng.uniform(0, 1)), 1) for b in attackers]
+    orders = pd.DataFrame(rows, columns=["buyer_id", "seller_id", "created_at", "rating"])
+    campaigns = [c for c in ShopDetector().fit(orders).candidates_ if c.details["signal"] == "low_rating_burst"]
+    assert [c.sellers for c in campaigns] == [["b0"]]
+    assert set(attackers) <= set(campaigns[0].buyers) and len(campaigns[0].buyers) <= len(attackers) + 3
+    no_ratings = orders.assign(rating=np.nan)
+    assert not [c for c in ShopDetector().fit(no_ratings).candidates_ if c.details["signal"] == "low_rating_burst"]

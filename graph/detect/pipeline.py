@@ -72,7 +72,7 @@ ORDER_COLUMNS: tuple[str, ...] = (
     "refund_reason", "rating", "review_text", "chat_messages",
 )
 # The columns the detectors read; prepare has turned the others into arrays.
-DETECTOR_COLUMNS: tuple[str, ...] = ("order_id", "buyer_id", "seller_id", "created_at", "item_id")
+DETECTOR_COLUMNS: tuple[str, ...] = ("order_id", "buyer_id", "seller_id", "created_at", "item_id", "rating")
 
 
 @dataclass

@@ -33,6 +33,9 @@ accounts that each order once or twice: no one comes back). When orders
 carry ``created_at``, a quiet shop's most surprising window of a few days
 against its own rate proposes the accounts ordering there mostly inside it
 (see ``_bursts``). Flash-sale crowds are proposed too; the evidence decides.
+When orders carry ``rating``, the same search over a shop's one- and
+two-star ratings proposes the accounts of a bad-review campaign: ratings
+crowded into a few days far beyond the shop's own rate of low ratings.
 
 A buyer's score is the strongest candidate it belongs to (0 outside any).
 """
@@ -131,6 +134,11 @@ class ShopDetector:
         repeat = self._repeat_customers(pair_buyer, pair_seller, n_orders, buyer_ids, seller_ids)
         shared = self._shared_customers(pair_buyer, pair_seller, len(buyer_ids), buyer_ids, seller_ids)
         burst = self._bursts(frame, buyer, seller, buyer_ids, seller_ids)
+        if "rating" in frame.columns:
+            # A campaign of bad reviews: a shop's one- and two-star ratings crowded into a few
+            # days, against its own low ratings outside them (a bad shop is low all year).
+            low = (pd.to_numeric(frame["rating"], errors="coerce") <= 2).to_numpy()
+            burst += self._bursts(frame.loc[low], buyer[low], seller[low], buyer_ids, seller_ids, "low_rating_burst")
         candidates = sorted(repeat + shared + burst, key=lambda c: (-c.strength, -len(c.buyers), c.buyers, c.sellers))
         held = pd.DataFrame({"buyer_id": [b for c in candidates for b in c.buyers],
                              "strength": np.repeat([c.strength for c in candidates], [len(c.buyers) for c in candidates])})
@@ -260,7 +268,7 @@ class ShopDetector:
         in_group[joins] = True
         return component
 
-    def _bursts(self, frame, buyer, seller, buyer_ids, seller_ids) -> list[Candidate]:
+    def _bursts(self, frame, buyer, seller, buyer_ids, seller_ids, signal: str = "burst") -> list[Candidate]:
         """Shops whose orders in a window of days far exceed their own rate, and the accounts behind it.
 
         A tier sprint recruits many accounts that each order once or twice,
@@ -270,7 +278,8 @@ class ShopDetector:
         shop), must clear the Bonferroni bound over all shops and windows
         searched at ``max_chance`` and hold most of the shop's orders. The
         accounts with most of their orders at the shop inside the window are
-        proposed.
+        proposed. Given only a shop's low-rated orders, the same search finds
+        a campaign of bad reviews (``signal`` names which).
         """
         if "created_at" not in frame.columns or not frame["created_at"].notna().any():
             return []
@@ -331,7 +340,7 @@ class ShopDetector:
                 buyers=sorted(str(x) for x in buyer_ids[grp["b"].to_numpy()]),
                 sellers=[str(seller_ids[s])],
                 strength=float(strength[s]),
-                details={"signal": "burst", "first_day": str(first_day), "n_days": int(width[s]),
+                details={"signal": signal, "first_day": str(first_day), "n_days": int(width[s]),
                          "n_orders": int(count[s]), "expected": round(float(expect[s]), 6),
                          "surprise": round(float(best[s]), 6)},
             ))
