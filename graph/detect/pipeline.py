@@ -12,11 +12,19 @@ the new one is complete).
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
+import multiprocessing
+import os
+import pickle
+import signal
 import time
-from collections.abc import Callable, Sequence
+import traceback
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
+from multiprocessing.connection import Connection
 from typing import Any
 
 import numpy as np
@@ -65,6 +73,10 @@ OUTSIDE_DAMPING = 0.4
 # share of ring users. Always below the flag: a link alone accuses no one.
 LINKED_OUTSIDE = 0.5
 
+# From this many buyer identifier rows, identity linkage runs in a forked process beside the
+# rest of detection (a 10M-order export has ~33M rows, identity takes ~2 min there); below, the
+# fork's memory and start-up are not worth the seconds saved.
+FORK_MIN_IDENTIFIERS = 1_000_000
 # Order columns detection reads (the rest of the order row is for reports).
 ORDER_COLUMNS: tuple[str, ...] = (
     "order_id", "buyer_id", "seller_id", "created_at", "amount", "item_id", "quantity", "item_price",
@@ -170,35 +182,117 @@ def _run_shop(orders: pd.DataFrame, seed: int) -> tuple[list[Candidate], pd.Seri
     return det.candidates_, det.scores_
 
 
-def _run_detectors(
-    wanted: Sequence[str], orders: pa.Table, identifiers: pa.Table, seed: int, after_each: Callable[[str], None]
-) -> tuple[list[Candidate], dict[str, pd.Series], dict[str, dict[str, Any]]]:
-    """Run each wanted detector whose input exists; returns candidates, per-buyer scores and what ran."""
-    frame = orders.select(list(DETECTOR_COLUMNS)).to_pandas()
-    candidates: list[Candidate] = []
-    scores: dict[str, pd.Series] = {}
-    info: dict[str, dict[str, Any]] = {}
-    for method in wanted:
-        if method == "identity" and identifiers.num_rows == 0:
-            info[method] = {"ran": False, "reason": "no identifier columns (device, phone, payment, address, ip) in the input"}
+@dataclass
+class _Detected:
+    """One detector's outcome: its entry in the run record, candidates, per-buyer scores, own seconds."""
+
+    info: dict[str, Any]
+    candidates: list[Candidate]
+    scores: pd.Series | None
+    seconds: float
+
+
+def _detect(method: str, frame: pd.DataFrame | None, identifiers: pa.Table, seed: int) -> _Detected:
+    """Run one detector (identity reads ``identifiers``, the others ``frame``)."""
+    started = time.perf_counter()
+    if method == "identity" and identifiers.num_rows == 0:
+        reason = "no identifier columns (device, phone, payment, address, ip) in the input"
+        return _Detected({"ran": False, "reason": reason}, [], None, 0.0)
+    try:
+        if method == "identity":
+            cands, sc = _run_identity(identifiers.to_pandas(), seed)
+        elif method == "dense_block":
+            cands, sc = _run_dense(frame, seed)
+        elif method == "shop":
+            cands, sc = _run_shop(frame, seed)
         else:
-            try:
-                if method == "identity":
-                    cands, sc = _run_identity(identifiers.to_pandas(), seed)
-                elif method == "dense_block":
-                    cands, sc = _run_dense(frame, seed)
-                elif method == "shop":
-                    cands, sc = _run_shop(frame, seed)
-                else:
-                    cands, sc = _run_synchrony(frame, seed)
-            except EmptyGraphError as exc:
-                info[method] = {"ran": False, "reason": str(exc)}
-            else:
-                info[method] = {"ran": True, "candidates": len(cands)}
-                candidates.extend(cands)
-                scores[method] = sc
-        after_each(method)
-    return candidates, scores, info
+            cands, sc = _run_synchrony(frame, seed)
+    except EmptyGraphError as exc:
+        return _Detected({"ran": False, "reason": str(exc)}, [], None, time.perf_counter() - started)
+    return _Detected({"ran": True, "candidates": len(cands)}, cands, sc, time.perf_counter() - started)
+
+
+def _run_detectors(
+    wanted: Sequence[str],
+    orders: pa.Table,
+    identifiers: pa.Table,
+    seed: int,
+    after_each: Callable[[str, _Detected, bool], None],
+    elsewhere: Mapping[str, Callable[[], _Detected]],
+) -> tuple[list[Candidate], dict[str, pd.Series], dict[str, dict[str, Any]]]:
+    """Run each wanted detector, here or, for those in ``elsewhere`` (method -> wait for its
+    outcome), in another process; returns candidates, per-buyer scores and what ran.
+    ``after_each(method, outcome, ran_elsewhere)`` follows each."""
+    frame = orders.select(list(DETECTOR_COLUMNS)).to_pandas()
+    done: dict[str, _Detected] = {}
+    for method in wanted:
+        if method not in elsewhere:
+            done[method] = _detect(method, frame, identifiers, seed)
+            after_each(method, done[method], False)
+    del frame
+    for method, collect in elsewhere.items():
+        done[method] = collect()
+        after_each(method, done[method], True)
+    # In ``wanted`` order whichever finished first: assembly and the buyer scores follow it.
+    candidates = [c for method in wanted for c in done[method].candidates]
+    scores = {method: done[method].scores for method in wanted if done[method].scores is not None}
+    return candidates, scores, {method: done[method].info for method in wanted}
+
+
+@contextlib.contextmanager
+def _forked(work: Callable[[], _Detected]) -> Iterator[Callable[[], _Detected]]:
+    """Start ``work`` in a forked process; yield the function that waits for its outcome.
+
+    A fork shares the memory read so far copy-on-write, so the child reads the parent's
+    tables without a copy. Its exceptions are raised here with the child's traceback as
+    their cause; on leaving the block early (an error here, Ctrl-C) the child is killed.
+    Either way it is reaped.
+    """
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_child, args=(work, send), name="ringwatch-detect", daemon=True)
+    child.start()
+    send.close()
+    received = False
+
+    def collect() -> _Detected:
+        nonlocal received
+        try:
+            status, payload = receive.recv()
+        except EOFError:
+            child.join()
+            raise RuntimeError(
+                f"the detection child process ended (exit code {child.exitcode}) without a result; "
+                "a negative code is the signal that ended it (-9: out of memory?)"
+            ) from None
+        received = True
+        if status == "error":
+            error, text = payload
+            raise error from ChildProcessError(f"in the detection child process:\n{text}")
+        return payload
+
+    try:
+        yield collect
+    finally:
+        receive.close()
+        if not received:
+            child.kill()
+        child.join()
+
+
+def _child(work: Callable[[], _Detected], send: Connection) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it kills this process
+    try:
+        send.send(("ok", work()))
+    except Exception as exc:  # noqa: BLE001 - every failure goes to the parent, which raises it
+        error = exc
+        try:
+            pickle.dumps(exc)
+        except Exception:  # noqa: BLE001 - an exception that cannot cross processes
+            error = RuntimeError(repr(exc))
+        send.send(("error", (error, traceback.format_exc())))
+    finally:
+        send.close()
 
 
 def _find_rings(
@@ -337,27 +431,42 @@ def run_detection(
 
     steps = 4 + len(wanted)
     report(on_progress, "detect", 0, steps)
-    orders = store.read_table("orders", columns=list(ORDER_COLUMNS))
-    if orders.num_rows == 0:
-        raise EmptyGraphError("the store holds no orders: run 'ringwatch ingest' first")
-    buyers = store.read_table("buyers")
-    items = store.read_table("items")
-    identifiers = store.read_table("buyer_identifiers", columns=["buyer_id", "kind", "key", "n_orders"])
-    lap("read")
-    pop = prepare(orders, buyers=buyers, items=items, identifiers=identifiers)
-    # Keep only what the detectors read: at 10M orders the wide projection is gigabytes,
-    # and so is what prepare's Arrow kernels leave cached in the memory pool.
-    orders = orders.select(list(DETECTOR_COLUMNS))
-    del items
-    pa.default_memory_pool().release_unused()
-    lap("prepare")
-    report(on_progress, "detect", 1, steps)
+    n_detected = 0
 
-    def detected(method: str) -> None:
-        lap(f"detect_{method}")
-        report(on_progress, "detect", 2 + wanted.index(method), steps)
+    def detected(method: str, outcome: _Detected, ran_elsewhere: bool) -> None:
+        nonlocal n_detected
+        # A detector run elsewhere: its own time, and the time this process waited for it.
+        lap(f"wait_{method}" if ran_elsewhere else f"detect_{method}")
+        if ran_elsewhere:
+            timings[f"detect_{method}"] = round(outcome.seconds, 3)
+        n_detected += 1
+        report(on_progress, "detect", 1 + n_detected, steps)
 
-    candidates, detector_scores, method_info = _run_detectors(wanted, orders, identifiers, seed, detected)
+    with contextlib.ExitStack() as children:
+        identifiers = store.read_table("buyer_identifiers", columns=["buyer_id", "kind", "key", "n_orders"])
+        # Identity linkage reads only the identifiers: when they are many, it runs in a forked
+        # process while this one reads the orders, prepares and runs the other detectors.
+        # Forked before the orders are read, so the child shares no more than the identifiers.
+        elsewhere: dict[str, Callable[[], _Detected]] = {}
+        if "identity" in wanted and identifiers.num_rows >= FORK_MIN_IDENTIFIERS and (os.cpu_count() or 1) > 1:
+            elsewhere["identity"] = children.enter_context(_forked(partial(_detect, "identity", None, identifiers, seed)))
+        orders = store.read_table("orders", columns=list(ORDER_COLUMNS))
+        if orders.num_rows == 0:
+            raise EmptyGraphError("the store holds no orders: run 'ringwatch ingest' first")
+        buyers = store.read_table("buyers")
+        items = store.read_table("items")
+        lap("read")
+        pop = prepare(orders, buyers=buyers, items=items, identifiers=identifiers)
+        # Keep only what the detectors read: at 10M orders the wide projection is gigabytes,
+        # and so is what prepare's Arrow kernels leave cached in the memory pool.
+        orders = orders.select(list(DETECTOR_COLUMNS))
+        del items
+        pa.default_memory_pool().release_unused()
+        lap("prepare")
+        report(on_progress, "detect", 1, steps)
+        candidates, detector_scores, method_info = _run_detectors(
+            wanted, orders, identifiers, seed, detected, elsewhere
+        )
     del orders, identifiers  # the rings are measured on pop alone
     ev, proposed = _find_rings(pop, candidates, seed=seed, min_score=min_score)
     lap("rings")

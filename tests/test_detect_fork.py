@@ -1,0 +1,81 @@
+"""Identity linkage in a forked process: the same tables as in one process, and its failures raised here."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+
+import pytest
+
+import graph.detect.pipeline as pipeline
+from graph.detect.pipeline import run_detection
+from graph.errors import EmptyGraphError
+from tests.test_detect_pipeline import NOW, _store
+
+
+@pytest.fixture
+def forking(monkeypatch):
+    """Identity runs in a forked process whatever the size (and the machine's cores)."""
+    monkeypatch.setattr(pipeline, "FORK_MIN_IDENTIFIERS", 0)
+    monkeypatch.setattr(pipeline.os, "cpu_count", lambda: 2)
+
+
+def test_a_forked_identity_run_publishes_the_same_tables(tmp_path, monkeypatch):
+    store = _store(tmp_path / "s.duckdb")
+    monkeypatch.setattr(pipeline, "FORK_MIN_IDENTIFIERS", 10**12)
+    alone = run_detection(store, seed=1, now=NOW, publish=False)
+    monkeypatch.setattr(pipeline, "FORK_MIN_IDENTIFIERS", 0)
+    monkeypatch.setattr(pipeline.os, "cpu_count", lambda: 2)
+    forked = run_detection(store, seed=1, now=NOW, publish=False)
+    assert "wait_identity" in forked.timings and "wait_identity" not in alone.timings
+    assert forked.timings["detect_identity"] > 0
+    assert forked.run["methods"]["identity"]["ran"] and forked.rings.num_rows
+    for name, table in alone.tables().items():
+        assert forked.tables()[name].equals(table), name
+    volatile = ("timings",)
+    assert {k: v for k, v in forked.run.items() if k not in volatile} == {
+        k: v for k, v in alone.run.items() if k not in volatile
+    }
+    assert not multiprocessing.active_children()
+
+
+def test_an_error_in_the_forked_process_is_raised_with_its_traceback(tmp_path, monkeypatch, forking):
+    def broken(identifiers, seed):
+        raise ValueError("identity broke")
+
+    monkeypatch.setattr(pipeline, "_run_identity", broken)
+    with pytest.raises(ValueError, match="identity broke") as raised:
+        run_detection(_store(tmp_path / "s.duckdb"), now=NOW, publish=False)
+    assert isinstance(raised.value.__cause__, ChildProcessError)
+    assert "in broken" in str(raised.value.__cause__)
+    assert not multiprocessing.active_children()
+
+
+def test_an_empty_identity_graph_in_the_forked_process_is_reported_as_not_run(tmp_path, monkeypatch, forking):
+    def empty(identifiers, seed):
+        raise EmptyGraphError("no two buyers share an identifier")
+
+    monkeypatch.setattr(pipeline, "_run_identity", empty)
+    result = run_detection(_store(tmp_path / "s.duckdb"), now=NOW, publish=False)
+    assert result.run["methods"]["identity"] == {"ran": False, "reason": "no two buyers share an identifier"}
+
+
+def test_a_forked_process_that_dies_is_an_error_not_a_hang(tmp_path, monkeypatch, forking):
+    monkeypatch.setattr(pipeline, "_run_identity", lambda identifiers, seed: os._exit(3))
+    with pytest.raises(RuntimeError, match="exit code 3"):
+        run_detection(_store(tmp_path / "s.duckdb"), now=NOW, publish=False)
+    assert not multiprocessing.active_children()
+
+
+def test_the_forked_process_is_killed_when_this_one_fails(tmp_path, monkeypatch, forking):
+    def failing_prepare(*args, **kwargs):
+        raise MemoryError("prepare ran out")
+
+    monkeypatch.setattr(pipeline, "_run_identity", lambda identifiers, seed: time.sleep(60))
+    monkeypatch.setattr(pipeline, "prepare", failing_prepare)
+    started = time.monotonic()
+    with pytest.raises(MemoryError):
+        run_detection(_store(tmp_path / "s.duckdb"), now=NOW, publish=False)
+    assert time.monotonic() - started < 30
+    assert not multiprocessing.active_children()
