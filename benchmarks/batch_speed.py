@@ -5,7 +5,15 @@ Generates each data set once with ``ringwatch generate`` (cached in
 per size into a fresh store, each in its own process so the peak memory
 printed is the batch's own. Prints the stage timings from ``run.json``
 (scan, ingest, detect, export, finish), the detector stages from the
-detection result, wall and CPU seconds, and peak RSS.
+detection result, wall and CPU seconds (the batch and its children), and
+two peaks of memory:
+
+- ``peak_pss_mb``, the one to size a machine by: the largest sum, sampled
+  every half second, of the proportional set size of the batch and every
+  process it started. Detection forks a child for identity linkage; PSS
+  counts the pages they share copy-on-write once.
+- ``peak_rss_mb``, the kernel's ``ru_maxrss``: the largest single process,
+  exact but blind to a child running beside its parent.
 
 Run::
 
@@ -22,6 +30,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -38,6 +47,34 @@ def dataset(root: Path, orders: int, seed: int) -> Path:
     return folder
 
 
+def tree_pss_kb(pid: int) -> int:
+    """PSS of ``pid`` and its descendants, in KiB (processes that end meanwhile count 0)."""
+    total, pending = 0, [pid]
+    while pending:
+        proc = Path("/proc") / str(pending.pop())
+        try:
+            for task in (proc / "task").iterdir():
+                pending += [int(child) for child in (task / "children").read_text().split()]
+            rollup = (proc / "smaps_rollup").read_text()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        # A process that has ended but is not yet reaped has no mappings, and no Pss line.
+        total += next((int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:")), 0)
+    return total
+
+
+def peak_tree_pss(pid: int, done: threading.Event) -> list[int]:
+    """Sample :func:`tree_pss_kb` every half second on a thread until ``done``; the list holds the peak."""
+    peak = [0]
+
+    def sample() -> None:
+        while not done.wait(0.5):
+            peak[0] = max(peak[0], tree_pss_kb(pid))
+
+    threading.Thread(target=sample, daemon=True).start()
+    return peak
+
+
 def run_batch(folder: Path, work: Path, formats: str) -> dict:
     """One ``ringwatch batch`` over ``folder`` into a fresh store under ``work``; its figures."""
     shutil.rmtree(work, ignore_errors=True)
@@ -50,7 +87,10 @@ def run_batch(folder: Path, work: Path, formats: str) -> dict:
     log = work / "batch.log"  # progress and, on failure, the error
     with log.open("wb") as err:
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=err)
+        done = threading.Event()
+        peak_pss = peak_tree_pss(proc.pid, done)
         stdout = proc.stdout.read()  # type: ignore[union-attr]
+        done.set()  # the batch is ending; stop before its pid is reaped (and could be reused)
         _pid, status, usage = os.wait4(proc.pid, 0)
     wall = time.monotonic() - started
     if os.waitstatus_to_exitcode(status) != 0:
@@ -63,6 +103,7 @@ def run_batch(folder: Path, work: Path, formats: str) -> dict:
         "orders": detection.get("n_orders"),
         "wall_s": round(wall, 1),
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
+        "peak_pss_mb": round(peak_pss[0] / 1024),
         "peak_rss_mb": round(usage.ru_maxrss / 1024),
         "stages_s": result["timings"],
         "detect_stages_s": detection.get("timings", {}),
