@@ -69,11 +69,11 @@ def test_a_forked_process_that_dies_is_an_error_not_a_hang(tmp_path, monkeypatch
 
 
 def test_the_forked_process_is_killed_when_this_one_fails(tmp_path, monkeypatch, forking):
-    def failing_prepare(*args, **kwargs):
-        raise MemoryError("prepare ran out")
+    def failing_dense(orders, seed):
+        raise MemoryError("dense blocks ran out")
 
     monkeypatch.setattr(pipeline, "_run_identity", lambda identifiers, seed: time.sleep(60))
-    monkeypatch.setattr(pipeline, "prepare", failing_prepare)
+    monkeypatch.setattr(pipeline, "_run_dense", failing_dense)
     started = time.monotonic()
     with pytest.raises(MemoryError):
         run_detection(_store(tmp_path / "s.duckdb"), now=NOW, publish=False)

@@ -3,7 +3,8 @@
 :func:`run_detection` is what ``ringwatch detect`` and ``ringwatch batch``
 call. It reads the projections once, runs each detector whose input exists
 (identity linkage needs identifier columns; dense blocks, synchrony and the
-shop-side view only need buyer, seller and time), merges their candidates into rings
+shop-side view only need buyer, seller and time; with many identifiers, identity
+linkage runs in a forked process beside the others), merges their candidates into rings
 (:mod:`graph.rings`), measures and scores them against the data set's own
 population (:mod:`graph.score`), keeps ring ids stable against the previous
 run and publishes everything atomically (readers see the previous run until
@@ -13,6 +14,7 @@ the new one is complete).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import importlib.metadata
 import multiprocessing
 import os
@@ -77,6 +79,7 @@ LINKED_OUTSIDE = 0.5
 # rest of detection (a 10M-order export has ~33M rows, identity takes ~2 min there); below, the
 # fork's memory and start-up are not worth the seconds saved.
 FORK_MIN_IDENTIFIERS = 1_000_000
+PR_SET_PDEATHSIG = 1  # Linux prctl option: a signal for this process when its parent ends
 # Order columns detection reads (the rest of the order row is for reports).
 ORDER_COLUMNS: tuple[str, ...] = (
     "order_id", "buyer_id", "seller_id", "created_at", "amount", "item_id", "quantity", "item_price",
@@ -200,7 +203,8 @@ def _detect(method: str, frame: pd.DataFrame | None, identifiers: pa.Table, seed
         return _Detected({"ran": False, "reason": reason}, [], None, 0.0)
     try:
         if method == "identity":
-            cands, sc = _run_identity(identifiers.to_pandas(), seed)
+            # n_orders is prepare's; identity reads the rest (its frame is gigabytes at 10M orders).
+            cands, sc = _run_identity(identifiers.select(["buyer_id", "kind", "key"]).to_pandas(), seed)
         elif method == "dense_block":
             cands, sc = _run_dense(frame, seed)
         elif method == "shop":
@@ -250,7 +254,7 @@ def _forked(work: Callable[[], _Detected]) -> Iterator[Callable[[], _Detected]]:
     """
     context = multiprocessing.get_context("fork")
     receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=_child, args=(work, send), name="ringwatch-detect", daemon=True)
+    child = context.Process(target=_child, args=(work, send, os.getpid()), name="ringwatch-detect", daemon=True)
     child.start()
     send.close()
     received = False
@@ -280,8 +284,14 @@ def _forked(work: Callable[[], _Detected]) -> Iterator[Callable[[], _Detected]]:
         child.join()
 
 
-def _child(work: Callable[[], _Detected], send: Connection) -> None:
+def _child(work: Callable[[], _Detected], send: Connection, parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it kills this process
+    # A parent ended by a signal (a scheduler's SIGTERM) cannot kill this process; on Linux the
+    # kernel does, so no orphan holds gigabytes for minutes.
+    with contextlib.suppress(AttributeError, OSError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent ended before the line above
+        return
     try:
         send.send(("ok", work()))
     except Exception as exc:  # noqa: BLE001 - every failure goes to the parent, which raises it
@@ -293,6 +303,17 @@ def _child(work: Callable[[], _Detected], send: Connection) -> None:
         send.send(("error", (error, traceback.format_exc())))
     finally:
         send.close()
+
+
+def _release_freed_memory() -> None:
+    """Give memory freed but still held by Arrow's pool and by C malloc back to the system.
+
+    Memory a process holds but no longer uses is shared with a forked child too, and is
+    copied as soon as either reuses it: at 10M orders malloc alone held gigabytes after prepare.
+    """
+    pa.default_memory_pool().release_unused()
+    with contextlib.suppress(AttributeError, OSError):  # malloc_trim is glibc's
+        ctypes.CDLL(None).malloc_trim(0)
 
 
 def _find_rings(
@@ -431,6 +452,21 @@ def run_detection(
 
     steps = 4 + len(wanted)
     report(on_progress, "detect", 0, steps)
+    orders = store.read_table("orders", columns=list(ORDER_COLUMNS))
+    if orders.num_rows == 0:
+        raise EmptyGraphError("the store holds no orders: run 'ringwatch ingest' first")
+    buyers = store.read_table("buyers")
+    items = store.read_table("items")
+    identifiers = store.read_table("buyer_identifiers", columns=["buyer_id", "kind", "key", "n_orders"])
+    lap("read")
+    pop = prepare(orders, buyers=buyers, items=items, identifiers=identifiers)
+    # Keep only what the detectors read: at 10M orders the wide projection is gigabytes,
+    # and so is what prepare's Arrow kernels leave cached in the memory pool and the heap.
+    orders = orders.select(list(DETECTOR_COLUMNS))
+    del items
+    _release_freed_memory()
+    lap("prepare")
+    report(on_progress, "detect", 1, steps)
     n_detected = 0
 
     def detected(method: str, outcome: _Detected, ran_elsewhere: bool) -> None:
@@ -443,27 +479,12 @@ def run_detection(
         report(on_progress, "detect", 1 + n_detected, steps)
 
     with contextlib.ExitStack() as children:
-        identifiers = store.read_table("buyer_identifiers", columns=["buyer_id", "kind", "key", "n_orders"])
         # Identity linkage reads only the identifiers: when they are many, it runs in a forked
-        # process while this one reads the orders, prepares and runs the other detectors.
-        # Forked before the orders are read, so the child shares no more than the identifiers.
+        # process beside the other detectors. Forked after prepare, not before: identity's
+        # memory and prepare's peak together came to ~20 GB at 10M orders.
         elsewhere: dict[str, Callable[[], _Detected]] = {}
         if "identity" in wanted and identifiers.num_rows >= FORK_MIN_IDENTIFIERS and (os.cpu_count() or 1) > 1:
             elsewhere["identity"] = children.enter_context(_forked(partial(_detect, "identity", None, identifiers, seed)))
-        orders = store.read_table("orders", columns=list(ORDER_COLUMNS))
-        if orders.num_rows == 0:
-            raise EmptyGraphError("the store holds no orders: run 'ringwatch ingest' first")
-        buyers = store.read_table("buyers")
-        items = store.read_table("items")
-        lap("read")
-        pop = prepare(orders, buyers=buyers, items=items, identifiers=identifiers)
-        # Keep only what the detectors read: at 10M orders the wide projection is gigabytes,
-        # and so is what prepare's Arrow kernels leave cached in the memory pool.
-        orders = orders.select(list(DETECTOR_COLUMNS))
-        del items
-        pa.default_memory_pool().release_unused()
-        lap("prepare")
-        report(on_progress, "detect", 1, steps)
         candidates, detector_scores, method_info = _run_detectors(
             wanted, orders, identifiers, seed, detected, elsewhere
         )
