@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
+import multiprocessing
+import os
 import re
+from concurrent.futures.process import BrokenProcessPool
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -301,3 +304,49 @@ def test_generated_data_set_exports_end_to_end(tmp_path):
         page = (tmp_path / "out" / "reports" / f"{report_name(row[0])}.html").read_text(encoding="utf-8")
         assert row[0] in page and "Why it was flagged" in page
     assert len(json.loads((tmp_path / "out" / "rings.json").read_text(encoding="utf-8"))["rings"]) == result.n_rings
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def forking(monkeypatch):
+    """Reports render in forked workers even for the sample store's two rings."""
+    from graph.report import export
+
+    monkeypatch.setattr(export, "_PARALLEL_MIN_RINGS", 1)
+    return export
+
+
+def test_reports_rendered_in_workers_equal_those_rendered_in_one_process(exported, forking, tmp_path):
+    store, _result, out = exported
+    result = export_run(store, tmp_path / "out", workers=2)
+    assert _files(tmp_path / "out") == _files(out)
+    assert result.files == _result.files
+    assert not multiprocessing.active_children()
+
+
+def test_a_failing_report_fails_the_export_in_the_parent(exported, forking, tmp_path, monkeypatch):
+    def broken(data, ring_id, **_kw):
+        raise ExportError(f"cannot render {ring_id}")
+
+    monkeypatch.setattr(forking, "ring_context", broken)
+    with pytest.raises(ExportError, match="cannot render R-"):
+        export_run(exported[0], tmp_path / "out", workers=2)
+    assert not multiprocessing.active_children()
+
+
+def test_a_worker_that_dies_fails_the_export(exported, forking, tmp_path, monkeypatch):
+    monkeypatch.setattr(forking, "ring_context", lambda *_a, **_kw: os._exit(3))  # only workers get here
+    with pytest.raises(BrokenProcessPool):
+        export_run(exported[0], tmp_path / "out", workers=2)
+    assert not multiprocessing.active_children()
+
+
+def test_few_rings_render_without_forking(exported, tmp_path, monkeypatch):
+    from graph.report import export
+
+    monkeypatch.setattr(export, "ProcessPoolExecutor", None)  # calling it would fail the export
+    export_run(exported[0], tmp_path / "out", workers=2)
+    assert _files(tmp_path / "out") == _files(exported[2])

@@ -167,6 +167,12 @@ class RunData:
                 self._orders[o["buyer_id"]].append(o)
         return [o for b in buyers for o in self._orders.get(b, [])]
 
+    def read_all(self) -> None:
+        """Read now what :func:`ring_context` would read on first use (before forking workers that
+        must not touch the store)."""
+        self.neighbourhood()
+        self.orders_of([])
+
     @property
     def run_id(self) -> str:
         return str(self.run.get("run_id", ""))
