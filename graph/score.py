@@ -148,6 +148,8 @@ MEMBER_Z = 1.645
 MIN_LINE = 0.2
 # A signal at least this strong names the ring's abuse (what its members must each show).
 STRONG_SIGNAL = 0.5
+# "Most of the ring": the share of members (or orders) a share signal must reach to speak for it.
+MOST = 0.5
 # Shops with few other customers borrow this many typical customers' worth of the data
 # set's averages (orders per customer, rates), so a tiny shop cannot make a baseline alone.
 SHRINK = 10.0
@@ -1920,18 +1922,27 @@ def keep_underpowered_whole(whole: Evidence, trimmed: Sequence[Ring], after: Evi
     strong behavioural signals, its accounts had an order or two each (a tier
     sprint of recruited accounts), and the accounts cut would set the shops'
     norm: the ring stays whole. So does a ring whose case stands on two strong
-    lines besides the behaviour (linked accounts returning to one shop, with
-    receipt confirmed fast): a test of that one signal on two or three orders
-    per member cannot say who took part. A group buy at a pickup point (silent
-    orders only) is still cut.
+    lines besides the behaviour, each shown by most of the ring (linked
+    accounts returning to one shop, with receipt confirmed fast): a test of
+    that one signal on two or three orders per member cannot say who took
+    part. A group buy at a pickup point (silent orders only) is still cut, and
+    so is a crowd whose linked or returning accounts are a minority.
     """
     source = {b: k for k, r in enumerate(whole.rings) for b in r.buyers}
     score_after = dict(zip(after.index.tolist(), after.scores.tolist(), strict=True))
     sig = whole.signals
     behaviour = sig["signal"].isin([s.name for s in SIGNALS if s.line == "behaviour"])
     kinds_of_abuse = sig[behaviour & (sig["strength"] >= STRONG_SIGNAL)].groupby("ring")["signal"].nunique()
-    # Two strong lines besides the behaviour tested per member make the case without it.
+    # Two strong lines besides the behaviour tested per member make the case without it, each
+    # for most of the ring: a share held by a minority (a quarter of a crowd linked) is that
+    # minority's case, and the trim kept the minority.
+    shares = {s.name for s in SIGNALS if s.kind == "share"}
+    held = sig[(sig["strength"] >= STRONG_SIGNAL) & (~sig["signal"].isin(shares) | (sig["value"] >= MOST))]
+    line_of = held["signal"].map({s.name: s.line for s in SIGNALS})
     others = whole.lines.drop(columns=["behaviour", *SUPPORTING_LINES])
+    for line in others.columns:
+        shown = held.loc[line_of == line, "ring"].unique()
+        others[line] = others[line].where(np.isin(np.arange(len(others)), shown), 0.0)
     stands_without = ((others >= STRONG_SIGNAL).sum(axis=1) >= 2).to_numpy()
     out = []
     for i, ring in enumerate(trimmed):

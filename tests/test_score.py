@@ -573,13 +573,20 @@ def test_a_ring_whose_case_stands_without_its_one_behaviour_signal_is_not_cut_by
     linked, buy = [f"l{i}" for i in range(10)], [f"g{i}" for i in range(10)]
     lines = pd.DataFrame([[0.9, 0.8, 0.0, 0.6, 0.0], [0.0, 0.1, 0.1, 0.9, 0.0]], columns=list(LINES))
     signals = pd.DataFrame({"ring": [0, 0, 0, 1], "signal": ["linked_members", "repeat_purchases", "fast_confirmation",
-                                                           "silent_orders"], "strength": [0.9, 0.8, 0.6, 0.9]})
+                                                           "silent_orders"], "strength": [0.9, 0.8, 0.6, 0.9],
+                            "value": [0.8, 0.7, 1.5, 0.9]})
     whole = dataclasses.replace(Evidence.empty(), rings=[Ring(linked), Ring(buy)], scores=np.array([0.8, 0.3]),
                                 lines=lines, signals=signals)
     trimmed = [Ring(linked[:3]), Ring(buy[:3])]
     after = dataclasses.replace(Evidence.empty(), index=np.array([0, 1]), scores=np.array([0.3, 0.2]))
     kept = keep_underpowered_whole(whole, trimmed, after)
     assert kept[0].buyers == linked and kept[1].buyers == buy[:3]
+    # A flash-sale crowd of thousands: its linked quarter and its few repeat orders are strong
+    # against the shops' other customers by sheer numbers, and are the minority the trim kept.
+    crowd = dataclasses.replace(whole, signals=signals.assign(value=[0.24, 0.16, 1.5, 0.9]))
+    assert keep_underpowered_whole(crowd, trimmed, after)[0].buyers == linked[:3]
+    one_minority = dataclasses.replace(whole, signals=signals.assign(value=[0.8, 0.16, 1.5, 0.9]))
+    assert keep_underpowered_whole(one_minority, trimmed, after)[0].buyers == linked[:3]
 
 
 def test_households_converging_on_the_same_few_shops_count_beyond_their_links_one_household_does_not():
