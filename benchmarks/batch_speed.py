@@ -83,11 +83,11 @@ def run_batch(folder: Path, work: Path, formats: str) -> dict:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     command = [
-        str(RINGWATCH), "batch", "--input", str(folder), "--out", str(work / "out"),
+        str(RINGWATCH), "--log-json", "batch", "--input", str(folder), "--out", str(work / "out"),
         "--store", f"duckdb://{work / 'store.duckdb'}", "--format", formats, "--json",
     ]  # fmt: skip
     started = time.monotonic()
-    log = work / "batch.log"  # progress and, on failure, the error
+    log = work / "batch.log"  # its log (JSON lines): progress, decisions and, on failure, the error
     with log.open("wb") as err:
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=err)
         done = threading.Event()

@@ -79,3 +79,40 @@ def test_the_forked_process_is_killed_when_this_one_fails(tmp_path, monkeypatch,
         run_detection(_store(tmp_path / "s.duckdb"), now=NOW, publish=False)
     assert time.monotonic() - started < 30
     assert not multiprocessing.active_children()
+
+
+def test_without_memory_for_a_second_process_identity_runs_here(tmp_path, monkeypatch, forking):
+    monkeypatch.setattr(pipeline, "_available_memory", lambda: 0)
+    result = run_detection(_store(tmp_path / "s.duckdb"), now=NOW, publish=False)
+    assert "wait_identity" not in result.timings and result.run["methods"]["identity"]["ran"]
+
+
+def test_the_memory_available_is_read_from_the_kernel():
+    assert 0 < pipeline._available_memory() <= os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def _cgroup(root, version: int, limit: str, usage: int, inactive: int) -> str:
+    """A cgroup file tree as the kernel mounts it; returns the /proc/self/cgroup text."""
+    folder = root / ("pod" if version == 2 else "memory/pod")
+    folder.mkdir(parents=True)
+    names = ("memory.max", "memory.current", "inactive_file") if version == 2 else (
+        "memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file")
+    (folder / names[0]).write_text(f"{limit}\n")
+    (folder / names[1]).write_text(f"{usage}\n")
+    (folder / "memory.stat").write_text(f"anon {usage - inactive}\n{names[2]} {inactive}\n")
+    proc = root / "proc-self-cgroup"
+    proc.write_text("0::/pod\n" if version == 2 else "4:memory:/pod\n1:cpu:/\n0::/\n")
+    return str(proc)
+
+
+@pytest.mark.parametrize("version", [2, 1])
+def test_a_container_memory_limit_caps_what_is_available(tmp_path, version):
+    gb = 10**9
+    proc = _cgroup(tmp_path, version, str(16 * gb), usage=10 * gb, inactive=2 * gb)
+    # 16 GB limit, 10 GB charged of which 2 GB page cache the kernel can drop: 8 GB left.
+    assert pipeline._cgroup_headroom(proc, str(tmp_path)) == 8 * gb
+
+
+def test_an_unlimited_cgroup_leaves_the_host_figure(tmp_path):
+    proc = _cgroup(tmp_path, 2, "max", usage=10**9, inactive=0)
+    assert pipeline._cgroup_headroom(proc, str(tmp_path)) is None

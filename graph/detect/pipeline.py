@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import importlib.metadata
+import logging
 import multiprocessing
 import os
 import pickle
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -55,6 +57,8 @@ from graph.store.base import GraphStore
 
 __all__ = ["DetectionResult", "run_detection", "METHODS", "FLAG_SCORE"]
 
+log = logging.getLogger(__name__)
+
 METHODS: tuple[str, ...] = ("identity", "dense_block", "synchrony", "shop")
 # A ring at or above this score is flagged for an analyst (the contract's "suspicious").
 FLAG_SCORE = 0.5
@@ -79,6 +83,10 @@ LINKED_OUTSIDE = 0.5
 # rest of detection (a 10M-order export has ~33M rows, identity takes ~2 min there); below, the
 # fork's memory and start-up are not worth the seconds saved.
 FORK_MIN_IDENTIFIERS = 1_000_000
+# Memory a forked identity linkage needs free, per identifier row: its own peak (~220 bytes a
+# row, measured at 10M orders: 7.2 GB for 33M rows) and what this process's detectors allocate
+# meanwhile. With less available, identity runs here, after the others: slower, not killed.
+FORK_BYTES_PER_IDENTIFIER = 300
 PR_SET_PDEATHSIG = 1  # Linux prctl option: a signal for this process when its parent ends
 # Order columns detection reads (the rest of the order row is for reports).
 ORDER_COLUMNS: tuple[str, ...] = (
@@ -305,6 +313,62 @@ def _child(work: Callable[[], _Detected], send: Connection, parent: int) -> None
         send.close()
 
 
+def _fork_pays(n_identifiers: int) -> bool:
+    """Whether identity linkage over ``n_identifiers`` rows should run in a forked process:
+    enough rows to be worth a fork, a second core, and memory for both processes."""
+    if n_identifiers < FORK_MIN_IDENTIFIERS or (os.cpu_count() or 1) < 2:
+        return False
+    available = _available_memory()
+    needed = FORK_BYTES_PER_IDENTIFIER * n_identifiers
+    log.info("identity linkage: %.1f GB available, %.1f GB needed to run it beside the other detectors",
+             available / 1e9, needed / 1e9)
+    return available >= needed
+
+
+def _available_memory() -> int:
+    """Bytes this process can still allocate without swapping or being killed: the kernel's
+    ``MemAvailable``, or less when a container's memory limit (cgroup v2 or v1) is nearer.
+    0 where unknown."""
+    host = 0
+    with contextlib.suppress(OSError, StopIteration, ValueError):
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            host = 1024 * int(next(line for line in meminfo if line.startswith("MemAvailable:")).split()[1])
+    headroom = _cgroup_headroom()
+    return host if headroom is None else min(host, headroom)
+
+
+def _cgroup_headroom(proc_cgroup: str = "/proc/self/cgroup", root: str = "/sys/fs/cgroup") -> int | None:
+    """Limit minus working set of this process's memory cgroup (None when unlimited or unknown).
+
+    /proc/meminfo shows the whole host: in a Kubernetes pod limited to 16 GB on a 64 GB node it
+    would promise memory the pod is killed for using. The working set leaves out inactive page
+    cache, which the kernel reclaims before it kills (the kubelet counts it the same way).
+    """
+    layouts = {  # cgroup v2, v1: (directory under root, limit, usage, reclaimable stat)
+        2: ("", "memory.max", "memory.current", "inactive_file"),
+        1: ("memory", "memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file"),
+    }
+    try:
+        lines = Path(proc_cgroup).read_text(encoding="ascii").splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        hierarchy, controllers, path = line.split(":", 2)
+        version = 2 if hierarchy == "0" and not controllers else 1 if "memory" in controllers.split(",") else 0
+        if not version:
+            continue
+        sub, limit_file, usage_file, reclaimable = layouts[version]
+        folder = Path(root, sub, path.lstrip("/"))
+        with contextlib.suppress(OSError, ValueError):  # a hierarchy that is not mounted here
+            limit = (folder / limit_file).read_text(encoding="ascii").strip()
+            if limit == "max" or int(limit) >= 1 << 60:  # v1 writes "unlimited" as a page-rounded 2**63
+                continue
+            stat = dict(row.split() for row in (folder / "memory.stat").read_text(encoding="ascii").splitlines())
+            usage = int((folder / usage_file).read_text(encoding="ascii")) - int(stat.get(reclaimable, 0))
+            return max(0, int(limit) - usage)
+    return None
+
+
 def _release_freed_memory() -> None:
     """Give memory freed but still held by Arrow's pool and by C malloc back to the system.
 
@@ -483,7 +547,7 @@ def run_detection(
         # process beside the other detectors. Forked after prepare, not before: identity's
         # memory and prepare's peak together came to ~20 GB at 10M orders.
         elsewhere: dict[str, Callable[[], _Detected]] = {}
-        if "identity" in wanted and identifiers.num_rows >= FORK_MIN_IDENTIFIERS and (os.cpu_count() or 1) > 1:
+        if "identity" in wanted and _fork_pays(identifiers.num_rows):
             elsewhere["identity"] = children.enter_context(_forked(partial(_detect, "identity", None, identifiers, seed)))
         candidates, detector_scores, method_info = _run_detectors(
             wanted, orders, identifiers, seed, detected, elsewhere
