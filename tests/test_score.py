@@ -620,3 +620,18 @@ def test_households_converging_on_the_same_few_shops_count_beyond_their_links_on
 
     assert coordination_with(lambda i: i // 2) >= 0.5
     assert coordination_with(lambda i: 0) < 0.2
+
+
+
+def test_buyer_codes_are_each_ids_position_whether_few_or_many_are_asked():
+    ids = [f"b-{i}" for i in range(0, 60, 2)] + ["z", "ä-1", "丁", "丁丁", "B", "b-010", "b-", "Z9"]
+    orders = pa.table({
+        "order_id": [f"o{i}" for i in range(len(ids))], "buyer_id": ids, "seller_id": ["s1"] * len(ids),
+        "created_at": pa.array([datetime(2026, 1, 1, tzinfo=UTC)] * len(ids), pa.timestamp("us", tz="UTC")),
+    })
+    pop = prepare(orders)
+    asked = ["丁", "nobody", "b-10", "b-1", "", "zz", "ä-1", "b-"]
+    expected = [list(pop.buyer_ids).index(b) if b in ids else -1 for b in asked]
+    for few in (asked[:2], asked[2:4], asked[4:6], asked[6:]):  # binary search
+        assert pop.buyer_codes(few).tolist() == [expected[asked.index(b)] for b in few]
+    assert pop.buyer_codes(asked * 3).tolist() == expected * 3  # hash lookup
