@@ -287,7 +287,6 @@ class Population:
     ident_key: np.ndarray | None = None
     ident_prior: np.ndarray | None = None
     household: float = 2.0
-    ident_index: pd.Index | None = None  # "kind\x1fkey" of each identifier code
     linked_at: np.ndarray | None = None  # sorted buyer * n_sellers + seller: linked to another customer there
     shop_linked: np.ndarray | None = None  # per seller, customers linked to another of its customers
     available: tuple[str, ...] = ()
@@ -621,9 +620,7 @@ def prepare(
             key_code, keys = _codes(ident["key"])
             code, n_codes = _dense(kind_code[ok], key_code[ok])
             at = np.flatnonzero(ok)[np.unique(code, return_index=True)[1]]  # first row of each code
-            kinds = pc.cast(kind_names.take(kind_code[at]), pa.string())
             uniq_keys = pc.cast(keys.take(key_code[at]), pa.string())
-            pop.ident_index = pd.Index(pc.binary_join_element_wise(kinds, uniq_keys, "\x1f").to_pandas())
             first = _first_of(pos[ok], code)
             pop.ident_buyer = pos[ok][first].astype(np.int64)
             pop.ident_code = code[first]
@@ -1535,9 +1532,9 @@ class Evidence:
     members : pd.DataFrame
         ``ring, buyer_id, member_score`` for every member buyer.
     identifiers : pd.DataFrame
-        ``ring, kind, key, member_score``: identifiers shared by two or more
-        members and used mostly by the ring (member_score = share of its
-        users inside the ring).
+        ``ring, kind, key, member_score, code``: identifiers shared by two or
+        more members and used mostly by the ring (member_score = share of its
+        users inside the ring; code = the identifier's code in the population).
     n_orders, n_sellers : np.ndarray
         Orders the members placed and distinct sellers they placed them with.
     first_order_at, last_order_at : np.ndarray
@@ -1569,7 +1566,7 @@ class Evidence:
             index=none, rings=[], scores=np.zeros(0), types=[], top_signals=[], lines=pd.DataFrame(columns=list(LINES)),
             signals=pd.DataFrame(columns=["ring", "signal", "value", "strength", "weight", "explanation"]),
             targets=[], members=pd.DataFrame(columns=["ring", "buyer_id", "member_score"]),
-            identifiers=pd.DataFrame(columns=["ring", "kind", "key", "member_score"]),
+            identifiers=pd.DataFrame(columns=["ring", "kind", "key", "member_score", "code"]),
             n_orders=none, n_sellers=none, first_order_at=none, last_order_at=none, summaries=[],
         )
 
@@ -2083,12 +2080,10 @@ def binding_users(pop: Population, ev: Evidence) -> pd.DataFrame:
     """
     empty = pd.DataFrame({"buyer_id": [], "ring": [], "share": []})
     idf = ev.identifiers
-    if idf.empty or pop.ident_index is None:
+    if idf.empty or pop.ident_code is None:
         return empty
-    codes = pop.ident_index.get_indexer(idf["kind"].astype(str) + "\x1f" + idf["key"].astype(str))
-    ok = codes >= 0
-    wanted = pd.DataFrame({"c": codes[ok], "ring": idf["ring"].to_numpy(np.int64)[ok],
-                           "share": idf["member_score"].to_numpy(np.float64)[ok]})
+    wanted = pd.DataFrame({"c": idf["code"].to_numpy(np.int64), "ring": idf["ring"].to_numpy(np.int64),
+                           "share": idf["member_score"].to_numpy(np.float64)})
     users = pd.DataFrame({"c": pop.ident_code, "b": pop.ident_buyer})
     is_wanted = np.zeros(len(pop.ident_users), bool)
     is_wanted[wanted["c"].to_numpy()] = True
@@ -2105,7 +2100,7 @@ def binding_users(pop: Population, ev: Evidence) -> pd.DataFrame:
 
 def _binding_identifiers(pop: Population, link: pd.DataFrame) -> pd.DataFrame:
     if link.empty:
-        return pd.DataFrame({"ring": [], "kind": [], "key": [], "member_score": []})
+        return pd.DataFrame({"ring": [], "kind": [], "key": [], "member_score": [], "code": []})
     lk = link.drop_duplicates(["g", "c"])
     share = lk["n"].to_numpy() / pop.ident_users[lk["c"].to_numpy(np.int64)]
     keep = share >= 0.5  # used mostly by the ring: it binds the ring rather than a neighbourhood
@@ -2116,6 +2111,7 @@ def _binding_identifiers(pop: Population, link: pd.DataFrame) -> pd.DataFrame:
         "kind": pop.ident_kind[codes].astype(str),
         "key": pop.ident_key[codes].astype(str),
         "member_score": np.round(share[keep], 6),
+        "code": codes,
     })
     return out.sort_values(["ring", "kind", "key"], kind="stable").reset_index(drop=True)
 
