@@ -444,3 +444,17 @@ def test_a_rings_orders_are_the_same_from_the_runs_read_or_its_own(store_uri, mo
         with monkeypatch.context() as patch:
             patch.setattr(data, "RUN_BUYER_LIMIT", 0)
             pd.testing.assert_frame_equal(fresh(ring_id), expected)
+
+
+@pytest.mark.parametrize("step, width", [
+    (timedelta(minutes=7), pd.Timedelta(minutes=5)),  # a burst: five-minute bins
+    (timedelta(hours=2), pd.Timedelta(hours=1)),  # two days: hourly
+    (timedelta(hours=20), pd.Timedelta(days=1)),  # weeks: daily
+])
+def test_timeline_bins_follow_the_span_and_count_every_order(step, width):
+    when = pd.Series([T0 + i * step for i in range(24)], dtype="datetime64[us, UTC]")
+    frame = pd.DataFrame({"created_at": when, "seller_id": ["s1", "s2", "s1"] * 8})
+    bins = evidence.timeline(frame)
+    assert (bins["bin_end"] - bins["bin"] == width).all()
+    assert bins["orders"].sum() == 24 and set(bins["seller"]) == {"s1", "s2"}
+    assert bins["bin"].min() == when.min().floor(width) and bins["bin"].max() == when.max().floor(width)

@@ -53,12 +53,12 @@ def timeline(orders: pd.DataFrame, *, top_sellers: int = 5) -> pd.DataFrame:
         )
     created = orders["created_at"]
     span = created.max() - created.min()
-    freq = "5min" if span <= pd.Timedelta(hours=6) else "h" if span <= pd.Timedelta(days=4) else "D"
+    width = pd.Timedelta(minutes=5) if span <= pd.Timedelta(hours=6) else pd.Timedelta(hours=1) if span <= pd.Timedelta(days=4) else pd.Timedelta(days=1)
     top = orders["seller_id"].value_counts().head(top_sellers).index
     seller = orders["seller_id"].where(orders["seller_id"].isin(top), "other sellers")
-    frame = pd.DataFrame({"bin": created.dt.floor(freq), "seller": seller.astype(str)})
+    frame = pd.DataFrame({"bin": created.dt.floor(width), "seller": seller.astype(str)})
     counts = frame.groupby(["bin", "seller"], as_index=False).size().rename(columns={"size": "orders"})
-    counts.insert(1, "bin_end", counts["bin"] + pd.Timedelta(freq if freq != "D" else "1D"))
+    counts.insert(1, "bin_end", counts["bin"] + width)
     return counts
 
 
