@@ -7,13 +7,17 @@ Screenshots go to ``test-output/web/`` (gitignored) for a human to look at.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -62,15 +66,19 @@ def server(tmp_path_factory):
         pytest.skip("needs Debian's chromium (apt-get install chromium; ./dev test installs it)")
     folder = tmp_path_factory.mktemp("e2e")
     uri = _build_store(folder)
+    with _serving(uri, folder / "server.log", "--headless") as (url, proc):
+        yield url, uri, proc, folder / "server.log"
+
+
+@contextlib.contextmanager
+def _serving(uri: str, log_path: Path, *flags: str, **popen: Any) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`ringwatch app --store uri` on a free port until it listens; stopped on leaving."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RINGWATCH_APP_")}
-    log = open(folder / "server.log", "wb")  # noqa: SIM115 - closed after the server stops
+    log = open(log_path, "wb")  # noqa: SIM115 - closed after the server stops
     proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli.main", "app", "--store", uri, "--port", str(port), "--headless"],
-        cwd=folder,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "app.cli.main", "app", "--store", uri, "--port", str(port), *flags],
+        cwd=log_path.parent, env={**env, **popen.pop("env", {})}, stdout=log, stderr=subprocess.STDOUT, **popen,
     )
     try:
         deadline = time.monotonic() + START_TIMEOUT
@@ -80,9 +88,9 @@ def server(tmp_path_factory):
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"ringwatch app did not start: {(folder / 'server.log').read_text()}") from None
+                    raise RuntimeError(f"ringwatch app did not start: {log_path.read_text()}") from None
                 time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}", uri, proc, folder / "server.log"
+        yield f"http://127.0.0.1:{port}", proc
     finally:
         proc.terminate()
         try:
@@ -190,3 +198,13 @@ def test_analyst_triages_a_ring_end_to_end(server, browser, tmp_path):
     assert [(d["decision"], d["analyst"]) for d in kept] == [("needs_review", "E2E Analyst")]
     # Nothing failed behind the scenes (page scripts, the background warm-up of the top rings).
     assert "Traceback" not in server_log.read_text(errors="replace")
+
+
+def test_the_app_serves_on_first_run_without_asking_anything(server, tmp_path):
+    """A newcomer's `ringwatch demo` on a fresh machine: no Streamlit e-mail prompt blocks the
+    server (it waits on the terminal before listening), without --headless and without a tty."""
+    _url, uri, _proc, _log = server
+    first_run = {"HOME": str(tmp_path), "BROWSER": "true"}  # no ~/.streamlit yet; "open" the browser with true(1)
+    with _serving(uri, tmp_path / "app.log", env=first_run, stdin=subprocess.DEVNULL) as (url, _):
+        assert urllib.request.urlopen(f"{url}/_stcore/health", timeout=10).read() == b"ok"
+    assert "Email" not in (tmp_path / "app.log").read_text(errors="replace")

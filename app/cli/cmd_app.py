@@ -43,6 +43,9 @@ def streamlit_argv(*, port: int, host: str, headless: bool) -> list[str]:
         # No telemetry, no file watching, no dev tooling: a tool for analysts, not a dev server.
         "--browser.gatherUsageStats",
         "false",
+        # Streamlit's first run on a machine otherwise waits on the terminal for an e-mail address.
+        "--server.showEmailPrompt",
+        "false",
         "--server.fileWatcherType",
         "none",
         "--server.runOnSave",
