@@ -17,7 +17,6 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -71,14 +70,16 @@ def server(tmp_path_factory):
 
 
 @contextlib.contextmanager
-def _serving(uri: str, log_path: Path, *flags: str, **popen: Any) -> Iterator[tuple[str, subprocess.Popen]]:
+def _serving(
+    uri: str, log_path: Path, *flags: str, env: dict[str, str] | None = None, stdin: int | None = None
+) -> Iterator[tuple[str, subprocess.Popen]]:
     """`ringwatch app --store uri` on a free port until it listens; stopped on leaving."""
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RINGWATCH_APP_")}
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("RINGWATCH_APP_")}, **(env or {})}
     log = open(log_path, "wb")  # noqa: SIM115 - closed after the server stops
     proc = subprocess.Popen(
         [sys.executable, "-m", "app.cli.main", "app", "--store", uri, "--port", str(port), *flags],
-        cwd=log_path.parent, env={**env, **popen.pop("env", {})}, stdout=log, stderr=subprocess.STDOUT, **popen,
+        cwd=log_path.parent, env=env, stdin=stdin, stdout=log, stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + START_TIMEOUT
