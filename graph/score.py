@@ -85,7 +85,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from graph.detect.identity import KIND_PRIORS, UNKNOWN_KIND_PRIOR, distinct
+from graph.detect.identity import KIND_PRIORS, UNKNOWN_KIND_PRIOR, edge_list, distinct, encode
 from graph.errors import EmptyGraphError
 from graph.model import MEMBER_ENTITY_TYPES
 from graph.rings import Ring
@@ -371,23 +371,6 @@ def _lookup(values: pa.Array | pa.ChunkedArray, known: pa.Array) -> tuple[np.nda
     return np.maximum(pos, 0), pos >= 0
 
 
-def _codes(values: pa.Array | pa.ChunkedArray, *, sort: bool = False) -> tuple[np.ndarray, pa.Array]:
-    """``pd.factorize`` in Arrow: int64 codes (-1 for null) and the distinct values, in order of
-    first appearance or sorted (one hash pass; a pandas factorize of Arrow strings costs ~4x more)."""
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-    encoded = pc.dictionary_encode(values)
-    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-    uniq = encoded.dictionary
-    if sort and len(uniq):
-        order = pc.sort_indices(uniq).to_numpy()
-        rank = np.empty(len(order), np.int64)
-        rank[order] = np.arange(len(order))
-        codes = np.where(codes >= 0, rank[np.maximum(codes, 0)], -1)
-        uniq = uniq.take(order)
-    return codes, uniq
-
-
 def _first_of(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Which rows hold the first occurrence of their ``(a, b)`` pair (non-negative integer keys).
 
@@ -458,8 +441,8 @@ def prepare(
     if orders.num_rows == 0:
         raise EmptyGraphError("the store holds no orders: run 'ringwatch ingest' first")
     n = orders.num_rows
-    raw_buyer, buyer_ids = _codes(orders["buyer_id"], sort=True)
-    raw_seller, seller_ids = _codes(orders["seller_id"], sort=True)
+    raw_buyer, buyer_ids = encode(orders["buyer_id"], sort=True)
+    raw_seller, seller_ids = encode(orders["seller_id"], sort=True)
     raw_time = pc.cast(orders["created_at"], pa.int64()).to_numpy(zero_copy_only=False) // 1_000_000
     # Orders by buyer, then time, then input order (the store reads them by order id). The wide
     # table is never sorted: per-order arrays are computed in input order and permuted.
@@ -469,7 +452,7 @@ def prepare(
         return _col(orders, name)[perm]
 
     def codes_of(name: str) -> np.ndarray:
-        return _codes(orders[name])[0][perm]
+        return encode(orders[name])[0][perm]
 
     o_buyer, o_seller = raw_buyer[perm], raw_seller[perm]
     o_time = raw_time.astype(np.int64)[perm]
@@ -537,10 +520,10 @@ def prepare(
 
     if _filled(orders, "review_text"):
         # Near-identical texts: the same words once case, spaces, punctuation, emoji and digits are dropped.
-        raw, texts = _codes(orders["review_text"])  # normalise each distinct text once
+        raw, texts = encode(orders["review_text"])  # normalise each distinct text once
         norm = pc.replace_substring_regex(pc.utf8_lower(texts), r"[\s\p{P}\p{S}\d]+", "")
         norm = pc.if_else(pc.equal(norm, ""), pa.scalar(None, pa.string()), norm)
-        norm_code = np.append(_codes(norm)[0], -1)  # raw -1 (no text) -> -1
+        norm_code = np.append(encode(norm)[0], -1)  # raw -1 (no text) -> -1
         pop.text_code = norm_code[raw][perm]
         # How many accounts wrote each text: a stock phrase thousands write says nothing about one author.
         wrote = pop.text_code >= 0
@@ -581,7 +564,7 @@ def prepare(
     if _filled(orders, "status"):
         refund = (orders["status"].to_pandas() == "refunded").to_numpy(dtype=bool, na_value=False)[perm]
     if _filled(orders, "refund_reason"):
-        codes, labels = _codes(orders["refund_reason"])
+        codes, labels = encode(orders["refund_reason"])
         refund = (codes >= 0)[perm] | (False if refund is None else refund)
         pop.refund_reason = (codes[perm], labels.to_numpy(zero_copy_only=False))
     if refund is not None:
@@ -616,8 +599,8 @@ def prepare(
         if ok.any():
             # Codes of (kind, key) in order of first appearance (the projection is read in a fixed
             # order), from integer codes of each column: no per-row joined strings (gigabytes at 10M).
-            kind_code, kind_names = _codes(ident["kind"])
-            key_code, keys = _codes(ident["key"])
+            kind_code, kind_names = encode(ident["kind"])
+            key_code, keys = encode(ident["key"])
             code, n_codes = _dense(kind_code[ok], key_code[ok])
             at = np.flatnonzero(ok)[np.unique(code, return_index=True)[1]]  # first row of each code
             uniq_keys = pc.cast(keys.take(key_code[at]), pa.string())
@@ -1000,7 +983,8 @@ def _measure(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int, R: int) ->
     link = pd.DataFrame({"g": [], "b": [], "c": [], "n": [], "spec": []})
     unit = buyer
     if "shared_identifiers" in avail:
-        values["shared_identifiers"], link, info["link_cohesion"], units = _linkage(pop, mg, mb, G)
+        ident_rows = _identifier_rows(pop, mg, mb)
+        values["shared_identifiers"], link, info["link_cohesion"], units = _linkage(pop, ident_rows, mg, G)
         unit = _unit_of(pop.n_buyers, units, g, buyer)
         counts["shared_identifiers"] = size
         if "linked_members" in avail:
@@ -1023,7 +1007,7 @@ def _measure(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int, R: int) ->
             )
         # Members receiving parcels at one address with another member (neighbours at a pickup
         # point, one household): what they order together follows from the place (see _lines).
-        info["place_share"], info["crowd_place_share"] = _place_share(pop, mg, mb, G)
+        info["place_share"], info["crowd_place_share"] = _place_share(pop, ident_rows, mg, G)
         link = link[link["g"] < R]
     shared = _shared_targets(pop, g, unit, buyer, seller, target, G, R, t_pool, n_sellers[:R], k_targets)
     values["shared_targets"], counts["shared_targets"], surprise["shared_targets"] = shared.pop("values"), shared.pop("counts"), shared.pop("surprise")
@@ -1134,7 +1118,7 @@ def _lockstep(pop, fg, ft, fb, fs, G: int, R: int, search: np.ndarray) -> dict[s
     return out
 
 
-def _linkage(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int) -> tuple[np.ndarray, pd.DataFrame, np.ndarray, tuple]:
+def _linkage(pop: Population, rows: pd.DataFrame, mg: np.ndarray, G: int) -> tuple[np.ndarray, pd.DataFrame, np.ndarray, tuple]:
     """Mean over members of how strongly an identifier shared with another member binds them.
 
     A member's binding is ``prior[kind] * share`` for its best identifier
@@ -1149,9 +1133,9 @@ def _linkage(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int) -> tuple[n
     Also returns each group's cohesion: the chance that two members drawn at
     random (with replacement) are joined by a chain of such identifiers
     within a household-sized unit (see ``_cohesion``; 1 = one household),
-    and the linked members (group, buyer) with the unit (chain) joining each.
+    and the linked members (group, buyer) with the unit (chain) joining each. ``rows`` are the
+    members' identifiers (:func:`_identifier_rows` of ``mg`` and their buyers).
     """
-    rows = _identifier_rows(pop, mg, mb)
     empty = pd.DataFrame({"g": [], "b": [], "c": [], "n": [], "spec": []})
     solo = 1.0 / np.maximum(np.bincount(mg, minlength=G), 1)  # every member its own component
     none = (np.zeros(0, np.int64),) * 3
@@ -1187,7 +1171,7 @@ def _unit_of(n_buyers: int, units: tuple, g: np.ndarray, buyer: np.ndarray) -> n
     return np.where(key[order][pos] == want, n_buyers + unit[order][pos], buyer)
 
 
-def _place_share(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int) -> tuple[np.ndarray, np.ndarray]:
+def _place_share(pop: Population, rows: pd.DataFrame, mg: np.ndarray, G: int) -> tuple[np.ndarray, np.ndarray]:
     """Per group, the share of members receiving parcels at an address another member also uses,
     and the share receiving at such an address too common to bind anyone.
 
@@ -1195,7 +1179,6 @@ def _place_share(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int) -> tup
     common to bind accounts, it still explains why neighbours order together.
     A household's own address already joins its accounts into one unit.
     """
-    rows = _identifier_rows(pop, mg, mb)
     rows = rows[pop.ident_kind[rows["c"].to_numpy()] == "address"]
     if rows.empty:
         return np.zeros(G), np.zeros(G)
@@ -1218,7 +1201,7 @@ def _cohesion(
     members (group, buyer) and the component each belongs to."""
     member, n_member = _dense(rows["g"].to_numpy(), rows["b"].to_numpy())
     ident, n_ident = _dense(rows["g"].to_numpy(), rows["c"].to_numpy())
-    graph = igraph.Graph(n=n_member + n_ident, edges=np.column_stack([member, n_member + ident]).tolist())
+    graph = igraph.Graph(n=n_member + n_ident, edges=edge_list(member, n_member + ident))
     comp = np.asarray(graph.connected_components().membership, np.int64)[:n_member]
     group = _owner(member, rows["g"].to_numpy(np.int64), n_member)
     n_c = np.bincount(comp, minlength=comp.max(initial=-1) + 1).astype(np.float64)
@@ -1968,7 +1951,7 @@ def _trim_to_core(pop: Population, ev: Evidence, which: np.ndarray) -> list[Ring
     picked = np.flatnonzero(which)
     rings = [out[i] for i in picked]
     mg, mb = _members(pop, rings)
-    _, rows, _, _ = _linkage(pop, mg, mb, len(rings))
+    _, rows, _, _ = _linkage(pop, _identifier_rows(pop, mg, mb), mg, len(rings))
     linked = set(zip(rows["g"].to_numpy(np.int64).tolist(), rows["b"].to_numpy(np.int64).tolist(), strict=True))
     g, order = _expand(pop, mg, mb)
     code_of = {str(x): k for k, x in enumerate(pop.seller_ids)}

@@ -237,3 +237,16 @@ def test_midrank_ties_and_range():
 def test_bad_parameters_are_config_errors(params):
     with pytest.raises(ConfigError):
         IdentityLinker(**params).fit(None)
+
+
+def test_an_arrow_projection_in_store_order_gives_what_a_shuffled_frame_gives(fitted):
+    # The pipeline hands identity the store's Arrow table (sorted by buyer, kind, key) as it is.
+    linker, rows, _, _, _ = fitted
+    table = pa.Table.from_pandas(rows.sort_values(["buyer_id", "kind", "key"]), preserve_index=False)
+    again = IdentityLinker(seed=7).fit(table)
+    assert again.membership_.equals(linker.membership_)
+    assert again.scores_.equals(linker.scores_)
+    assert again.identifiers_.equals(linker.identifiers_)
+    assert [(c.buyers, c.identifiers, c.details) for c in again.candidates_] == [
+        (c.buyers, c.identifiers, c.details) for c in linker.candidates_
+    ]

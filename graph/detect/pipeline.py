@@ -83,10 +83,11 @@ LINKED_OUTSIDE = 0.5
 # rest of detection (a 10M-order export has ~33M rows, identity takes ~2 min there); below, the
 # fork's memory and start-up are not worth the seconds saved.
 FORK_MIN_IDENTIFIERS = 1_000_000
-# Memory a forked identity linkage needs free, per identifier row: its own peak (~220 bytes a
-# row, measured at 10M orders: 7.2 GB for 33M rows) and what this process's detectors allocate
-# meanwhile. With less available, identity runs here, after the others: slower, not killed.
-FORK_BYTES_PER_IDENTIFIER = 300
+# Memory a forked identity linkage needs free, per identifier row: its own peak beyond what it
+# shares with this process (~140 bytes a row) and what this process's detectors allocate meanwhile
+# (~110), measured at 10M orders (35M rows: 4.8 + 3.8 GB). With less available, identity runs
+# here, after the others: slower, not killed.
+FORK_BYTES_PER_IDENTIFIER = 250
 PR_SET_PDEATHSIG = 1  # Linux prctl option: a signal for this process when its parent ends
 # Order columns detection reads (the rest of the order row is for reports).
 ORDER_COLUMNS: tuple[str, ...] = (
@@ -172,7 +173,7 @@ def _run_dense(orders: pd.DataFrame, seed: int) -> tuple[list[Candidate], pd.Ser
     return det.candidates_, det.scores_
 
 
-def _run_identity(identifiers: pd.DataFrame, seed: int) -> tuple[list[Candidate], pd.Series]:
+def _run_identity(identifiers: pa.Table, seed: int) -> tuple[list[Candidate], pd.Series]:
     from graph.detect.identity import IdentityLinker
 
     det = IdentityLinker(seed=seed).fit(identifiers)
@@ -211,8 +212,7 @@ def _detect(method: str, frame: pd.DataFrame | None, identifiers: pa.Table, seed
         return _Detected({"ran": False, "reason": reason}, [], None, 0.0)
     try:
         if method == "identity":
-            # n_orders is prepare's; identity reads the rest (its frame is gigabytes at 10M orders).
-            cands, sc = _run_identity(identifiers.select(["buyer_id", "kind", "key"]).to_pandas(), seed)
+            cands, sc = _run_identity(identifiers, seed)
         elif method == "dense_block":
             cands, sc = _run_dense(frame, seed)
         elif method == "shop":
