@@ -423,6 +423,10 @@ def _identifier_table(data: pd.DataFrame | pa.Table | None) -> pa.Table:
     return table if pc.all(present).as_py() else table.filter(present)  # no copy when every row is whole
 
 
+def _text(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    return column if pa.types.is_string(column.type) or pa.types.is_large_string(column.type) else pc.cast(column, pa.string())
+
+
 # -- helpers shared with graph.detect.synchrony and graph.score -----------------
 
 
@@ -444,10 +448,6 @@ def _frame(data: pd.DataFrame | pa.Table | None, name: str, required: Iterable[s
     for c in missing:
         data = data.assign(**{c: pd.Series([], dtype="str")})
     return data
-
-
-def _text(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    return column if pa.types.is_string(column.type) or pa.types.is_large_string(column.type) else pc.cast(column, pa.string())
 
 
 def _index(ids: pd.Index) -> pd.Index:
@@ -489,7 +489,7 @@ def factorize_sorted(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     """
     if isinstance(values.array, pd.arrays.ArrowStringArray):  # what a projection read from Arrow holds
         codes, uniques = encode(pa.array(values.array), sort=True)
-        return codes, pd.Index(uniques, name=values.name)
+        return codes, pd.Index(uniques)
     codes, uniques = pd.factorize(values)
     uniques = pd.Index(uniques)
     order = uniques.argsort()
