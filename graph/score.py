@@ -85,7 +85,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from graph.detect.identity import KIND_PRIORS, UNKNOWN_KIND_PRIOR, edge_list, distinct, encode
+from graph.detect.identity import KIND_PRIORS, UNKNOWN_KIND_PRIOR, distinct, edge_list, encode
 from graph.errors import EmptyGraphError
 from graph.model import MEMBER_ENTITY_TYPES
 from graph.rings import Ring

@@ -80,7 +80,7 @@ OUTSIDE_DAMPING = 0.4
 LINKED_OUTSIDE = 0.5
 
 # From this many buyer identifier rows, identity linkage runs in a forked process beside the
-# rest of detection (a 10M-order export has ~33M rows, identity takes ~2 min there); below, the
+# rest of detection (a 10M-order export has ~35M rows, identity takes ~2 min there); below, the
 # fork's memory and start-up are not worth the seconds saved.
 FORK_MIN_IDENTIFIERS = 1_000_000
 # Memory a forked identity linkage needs free, per identifier row: its own peak beyond what it
