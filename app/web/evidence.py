@@ -31,6 +31,12 @@ __all__ = [
 LIGHT_PARCEL_G = 50.0  # an "empty parcel" weighs next to nothing
 FAST_CONFIRM = pd.Timedelta(hours=24)  # receipt confirmed within a day of shipping
 AGE_BUCKETS = ("< 7 days", "7–30 days", "1–6 months", "6–12 months", "> 1 year", "unknown")
+# Timeline bin width by the span of the orders shown: (longest span, width), shortest first.
+_BIN_WIDTHS = (
+    (pd.Timedelta(hours=6), pd.Timedelta(minutes=5)),
+    (pd.Timedelta(days=4), pd.Timedelta(hours=1)),
+    (pd.Timedelta.max, pd.Timedelta(days=1)),
+)
 _PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
 
 
@@ -53,7 +59,7 @@ def timeline(orders: pd.DataFrame, *, top_sellers: int = 5) -> pd.DataFrame:
         )
     created = orders["created_at"]
     span = created.max() - created.min()
-    width = pd.Timedelta(minutes=5) if span <= pd.Timedelta(hours=6) else pd.Timedelta(hours=1) if span <= pd.Timedelta(days=4) else pd.Timedelta(days=1)
+    width = next(w for limit, w in _BIN_WIDTHS if span <= limit)
     top = orders["seller_id"].value_counts().head(top_sellers).index
     seller = orders["seller_id"].where(orders["seller_id"].isin(top), "other sellers")
     frame = pd.DataFrame({"bin": created.dt.floor(width), "seller": seller.astype(str)})

@@ -430,10 +430,6 @@ def _text(column: pa.ChunkedArray) -> pa.ChunkedArray:
 # -- helpers shared with graph.detect.synchrony and graph.score -----------------
 
 
-def _combined(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-
-
 def _frame(data: pd.DataFrame | pa.Table | None, name: str, required: Iterable[str]) -> pd.DataFrame:
     """The projection as a DataFrame; an absent or empty one becomes empty with the required columns."""
     if data is None:
@@ -469,7 +465,7 @@ def distinct(values: np.ndarray) -> np.ndarray:
 def encode(values: pa.Array | pa.ChunkedArray, *, sort: bool = False) -> tuple[np.ndarray, pa.Array]:
     """``pd.factorize`` in Arrow: int64 codes (-1 for null) and the distinct values, in order of
     first appearance or sorted (one hash pass; a pandas factorize of Arrow strings costs ~2-4x more)."""
-    encoded = pc.dictionary_encode(_combined(values))
+    encoded = pc.dictionary_encode(values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values)
     codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
     uniq = encoded.dictionary
     if sort and len(uniq):
