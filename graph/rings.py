@@ -17,7 +17,7 @@ always yields the same ids.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -77,20 +77,26 @@ class Ring:
         return len(self.buyers)
 
 
-def _overlaps(sets: Sequence[frozenset[str]], others: Sequence[frozenset[str]] | None = None) -> pd.DataFrame:
-    """Pairs ``(i, j, shared)`` of sets with at least one common buyer.
+def _overlaps(sets: Sequence[Collection[str]], others: Sequence[Collection[str]] | None = None) -> pd.DataFrame:
+    """Pairs ``(i, j, shared)`` of sets (each of distinct buyers) with at least one common buyer.
 
     Counted through the buyer -> set incidence (a join on buyer), never by
-    comparing every pair of sets. Without ``others`` the pairs are within
-    ``sets`` with ``i < j``.
+    comparing every pair of sets; only buyers held on both sides join (most
+    buyers are in one set). Without ``others`` the pairs are within ``sets``
+    with ``i < j``.
     """
-    def incidence(groups: Sequence[frozenset[str]]) -> pd.DataFrame:
-        idx = np.repeat(np.arange(len(groups)), [len(g) for g in groups])
-        buyers = [b for g in groups for b in g]
-        return pd.DataFrame({"g": idx, "buyer": pd.array(buyers, dtype=object)})
-
-    left = incidence(sets)
-    right = left if others is None else incidence(others)
+    groups = [*sets, *(others or [])]
+    sizes = [len(g) for g in groups]
+    group = np.repeat(np.arange(len(groups)), sizes)
+    buyer = pd.factorize(np.array([b for g in groups for b in g], dtype=object))[0]
+    n_left = sum(sizes[: len(sets)])
+    if others is None:
+        joins = np.bincount(buyer, minlength=1)[buyer] >= 2
+    else:
+        held = [np.bincount(side, minlength=len(buyer)) > 0 for side in (buyer[:n_left], buyer[n_left:])]
+        joins = (held[0] & held[1])[buyer]
+    left = pd.DataFrame({"g": group[:n_left], "buyer": buyer[:n_left]})[joins[:n_left]]
+    right = left if others is None else pd.DataFrame({"g": group[n_left:] - len(sets), "buyer": buyer[n_left:]})[joins[n_left:]]
     if left.empty or right.empty:
         return pd.DataFrame({"i": [], "j": [], "shared": []}, dtype=np.int64)
     pairs = left.merge(right, on="buyer", suffixes=("_i", "_j"))
@@ -168,7 +174,6 @@ def assemble(
     # A canonical order makes the components (and so every output) independent of input order.
     order = sorted(range(len(kept)), key=lambda k: (kept[k].method, members[k], -kept[k].strength, tuple(kept[k].sellers)))
     kept, members = [kept[k] for k in order], [members[k] for k in order]
-    sets = [frozenset(m) for m in members]
     parent = np.arange(len(kept))
 
     def find(i: int) -> int:
@@ -177,9 +182,9 @@ def assemble(
             i = parent[i]
         return int(i)
 
-    pairs = _overlaps(sets)
+    pairs = _overlaps(members)
     if not pairs.empty:
-        sizes = np.array([len(s) for s in sets])
+        sizes = np.array([len(m) for m in members])
         i, j, shared = pairs["i"].to_numpy(), pairs["j"].to_numpy(), pairs["shared"].to_numpy()
         merge = _should_merge(shared, sizes[i], sizes[j], min_overlap, contain)
         for a, b in zip(i[merge].tolist(), j[merge].tolist(), strict=True):
@@ -419,7 +424,7 @@ def add_proposals(rings: Sequence[Ring], proposals: Sequence[Ring], *, min_overl
     [(['a', 'b', 'c'], ['identity', 'shop']), (['c', 'x', 'y'], [])]
     """
     out = list(rings)
-    pairs = _overlaps([frozenset(p.buyers) for p in proposals], [frozenset(r.buyers) for r in rings])
+    pairs = _overlaps([p.buyers for p in proposals], [r.buyers for r in rings])  # sorted, distinct
     best: dict[int, int] = {}
     if not pairs.empty:
         i, j, shared = (pairs[c].to_numpy() for c in ("i", "j", "shared"))

@@ -305,12 +305,23 @@ class Population:
         return pa.array(self.buyer_ids, pa.string())
 
     @functools.cached_property
-    def _identifiers_by_buyer(self) -> tuple[np.ndarray, np.ndarray]:
-        """Identifier rows grouped by buyer code, each buyer's in their own order: ``(indptr, rows)``."""
-        rows = np.argsort(self.ident_buyer, kind="stable")
+    def _shared_identifiers_by_buyer(self) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of identifiers held by two or more buyers (the only ones that can join members),
+        grouped by buyer code, each buyer's in their own order: ``(indptr, rows)``."""
+        shared = np.flatnonzero(self.ident_users[self.ident_code] >= 2)
+        buyer = self.ident_buyer[shared]
         indptr = np.zeros(self.n_buyers + 1, np.int64)
-        np.cumsum(np.bincount(self.ident_buyer, minlength=self.n_buyers), out=indptr[1:])
-        return indptr, rows
+        np.cumsum(np.bincount(buyer, minlength=self.n_buyers), out=indptr[1:])
+        return indptr, shared[np.argsort(buyer, kind="stable")]
+
+    @functools.cached_property
+    def o_sitting(self) -> np.ndarray:
+        """Per order, a label of its sitting: the buyer's orders at one shop on one day
+        (orders are sorted by buyer and time, so a buyer's day is one run of rows)."""
+        day = (self.o_time - self.o_time.min()) // DAY
+        new_day = np.ones(self.n_orders, bool)
+        new_day[1:] = (self.o_buyer[1:] != self.o_buyer[:-1]) | (day[1:] != day[:-1])
+        return (np.cumsum(new_day) - 1) * len(self.seller_ids) + self.o_seller
 
     def buyer_codes(self, ids: Iterable[str]) -> np.ndarray:
         """Codes of buyer ids; ``-1`` for ids that placed no order."""
@@ -811,9 +822,10 @@ def _expand(pop: Population, mg: np.ndarray, mb: np.ndarray) -> tuple[np.ndarray
 
 
 def _identifier_rows(pop: Population, mg: np.ndarray, mb: np.ndarray) -> pd.DataFrame:
-    """``g, b, c``: every identifier of every member, rows in member order (a merge of the
-    members with the identifier rows on buyer, without hashing every identifier row each time)."""
-    indptr, rows = pop._identifiers_by_buyer
+    """``g, b, c``: every identifier of every member that another buyer also holds, rows in member
+    order (a merge of the members with the identifier rows on buyer, without hashing every
+    identifier row each time)."""
+    indptr, rows = pop._shared_identifiers_by_buyer
     at, counts = _ranges(indptr, mb)
     return pd.DataFrame({"g": np.repeat(mg, counts), "b": np.repeat(mb, counts), "c": pop.ident_code[rows[at]]})
 
@@ -914,21 +926,19 @@ def _measure(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int, R: int) ->
     info["per_other"] = np.where(members_at > 0, expected / np.maximum(members_at, 1), 0.0)
     info["n_targets"] = k_targets
     info["n_sellers"] = n_sellers[:R]
-    fg, ft, fb, fs = g[focus], time[focus], buyer[focus], seller[focus]
+    fg, ft, fb = g[focus], time[focus], buyer[focus]
 
     # Pool of buyers a lockstep group could have been drawn from: the buyers of its focus shops.
     fsel = (gs_group < R) & (is_target | ~has_target[gs_group])
     pool = np.bincount(gs_group[fsel], weights=pop.seller_buyers[gs_seller[fsel]], minlength=G)[:R]
     active = np.bincount(gs_group[fsel], weights=gs_buyers[fsel], minlength=G)[:R]
-    lock = _lockstep(pop, fg, ft, fb, fs, G, R, _log_choose(pool, np.minimum(active, size[:R])))
+    lock = _lockstep(pop, fg, ft, fb, gs[focus], n_gs, G, R, _log_choose(pool, np.minimum(active, size[:R])))
     values["lockstep"], surprise["lockstep"] = lock.pop("observed_all"), lock.pop("surprise")
     counts["lockstep"] = n_focus
     info.update({f"lockstep_{k}": v for k, v in lock.items()})
 
-    # A sitting: one member's orders at one shop on one day. How orders are placed (chat, price,
-    # item) is decided once per sitting (a company's gift order of sixty parcels), so those
-    # signals count sittings, not orders, as their independent observations.
-    sitting, _ = _dense(g, buyer, seller, (time - pop.o_time.min()) // DAY)
+    # How orders are placed (chat, price, item) is decided once per sitting (a company's gift
+    # order of sixty parcels), so those signals count sittings, not orders, as their independent observations.
     for name in _PER_ORDER:
         if name not in avail:
             continue
@@ -941,8 +951,7 @@ def _measure(pop: Population, mg: np.ndarray, mb: np.ndarray, G: int, R: int) ->
         values[name] = np.where(n_known > 0, total / np.maximum(n_known, 1), np.nan)
         counts[name] = n_known
         if name in _PER_SITTING:
-            first = np.unique(sitting[known], return_index=True)[1]
-            trials[name] = np.bincount(g[known][first], minlength=G).astype(np.float64)
+            trials[name] = _distinct(g[known], G, pop.o_sitting[order[known]]).astype(np.float64)
         # The same shops' other customers: what an order at these shops usually looks like.
         mine = known & target & (g < R)
         w = pop.norm_weight[name][order[mine]] if name in pop.norm_weight else np.ones(int(mine.sum()))
@@ -1071,8 +1080,10 @@ def _member_mean(x: np.ndarray, mg: np.ndarray, mb: np.ndarray, G: int) -> tuple
     return np.where(n > 0, s / np.maximum(n, 1), np.nan), n
 
 
-def _lockstep(pop, fg, ft, fb, fs, G: int, R: int, search: np.ndarray) -> dict[str, np.ndarray]:
+def _lockstep(pop, fg, ft, fb, fgs, n_gs: int, G: int, R: int, search: np.ndarray) -> dict[str, np.ndarray]:
     """Orders placed in the same window as another member's order at the same shop.
+
+    Rows: group ``fg``, time ``ft``, buyer ``fb`` and (group, shop) code ``fgs`` (of ``n_gs``).
 
     The group's single busiest window is left out (a flash-sale crowd or a
     gift order acts together once). Chance: each of the group's other orders
@@ -1089,7 +1100,7 @@ def _lockstep(pop, fg, ft, fb, fs, G: int, R: int, search: np.ndarray) -> dict[s
     t0 = ft.min()
     for width, label in LOCKSTEP_WINDOWS:
         w = (ft - t0) // width
-        cell, n_cell = _dense(fg, fs, w)
+        cell, n_cell = _dense(fgs, w)
         together = _distinct(cell, n_cell, fb)[cell] >= 2
         gw, n_gw = _dense(fg, w)
         per_gw = np.bincount(gw, minlength=n_gw)
@@ -1101,8 +1112,7 @@ def _lockstep(pop, fg, ft, fb, fs, G: int, R: int, search: np.ndarray) -> dict[s
         keep = gw != top[fg]
         n_keep = np.bincount(fg[keep], minlength=G).astype(np.float64)
         hits = np.bincount(fg[keep], weights=together[keep], minlength=G)
-        gs, n_gs = _dense(fg[keep], fs[keep])
-        m = np.bincount(gs, minlength=n_gs).astype(np.float64)[gs]
+        m = np.bincount(fgs[keep], minlength=n_gs).astype(np.float64)[fgs[keep]]
         p = 1.0 - np.power(max(1.0 - width / pop.t_span, 0.0), np.maximum(m - 1, 0))
         exp = np.bincount(fg[keep], weights=p, minlength=G)
         windows = np.bincount(gw_group[distinct(gw[together])], minlength=G) if together.any() else np.zeros(G, np.int64)
@@ -1783,8 +1793,7 @@ def screen(pop: Population, rings: Sequence[Ring]) -> Screened:
     -------
     Screened
     """
-    rings = _trim(pop, rings)
-    mg, mb = _members(pop, rings)
+    rings, mg, mb = _trim(pop, rings)
     R = len(rings)
     m = _measure(pop, mg, mb, R, R)
     lines, types = _reference_lines(pop, m, R)
@@ -1974,30 +1983,29 @@ def _trim_to_core(pop: Population, ev: Evidence, which: np.ndarray) -> list[Ring
     return out
 
 
-def _trim(pop: Population, rings: Sequence[Ring]) -> list[Ring]:
-    """Drop members who never ordered from their ring's target shops (rings without targets stay whole)."""
-    mg, mb = _members(pop, rings)
+def _trim(pop: Population, rings: Sequence[Ring]) -> tuple[list[Ring], np.ndarray, np.ndarray]:
+    """Drop members who never ordered from their ring's target shops (rings without targets stay
+    whole). Also returns the trimmed rings' membership pairs, as :func:`_members` would."""
+    flat = [b for r in rings for b in r.buyers]
+    sizes = np.array([r.n_buyers for r in rings], np.int64)
+    ring_of = np.repeat(np.arange(len(rings)), sizes)
+    codes = pop.buyer_codes(flat)
+    ordered = codes >= 0
+    mg, mb = ring_of[ordered], codes[ordered]
     t = _target_rows(pop, mg, mb, len(rings))
-    at_target = pd.DataFrame({"g": t.g, "buyer": t.buyer, "target": t.target}).groupby(["g", "buyer"], sort=True)["target"].any()
+    # The rows are the members' orders, member after member.
+    member = np.repeat(np.arange(len(mb)), pop.indptr[mb + 1] - pop.indptr[mb])
+    hit = np.zeros(len(flat), bool)
+    hit[ordered] = np.bincount(member, weights=t.target, minlength=len(mb)) > 0
     has_target = np.bincount(t.gs_group[t.is_target], minlength=len(rings)) > 0
-    g = at_target.index.get_level_values(0).to_numpy(np.int64)
-    out_rows = at_target[has_target[g] & ~at_target.to_numpy()]
-    if out_rows.empty and not has_target.any():
-        return list(rings)
-    drop: dict[int, set[str]] = {}
-    for gi, b in zip(out_rows.index.get_level_values(0), out_rows.index.get_level_values(1), strict=True):
-        drop.setdefault(int(gi), set()).add(str(pop.buyer_ids[b]))
-    ordered = set(zip(g.tolist(), pop.buyer_ids[at_target.index.get_level_values(1).to_numpy(np.int64)].tolist()))
-    out = []
-    for i, ring in enumerate(rings):
-        gone = drop.get(i, set())
-        if has_target[i]:  # members without any order cannot have ordered from the targets either
-            gone = gone | {b for b in ring.buyers if (i, b) not in ordered}
-        if gone:
-            keep = [b for b in ring.buyers if b not in gone]
-            ring = dataclasses.replace(ring, buyers=keep, support={b: ring.support.get(b, 1) for b in keep})
-        out.append(ring)
-    return out
+    keep = hit | ~has_target[ring_of]  # members without orders cannot have ordered from the targets
+    starts = np.r_[0, np.cumsum(sizes)]
+    out = list(rings)
+    for i in np.flatnonzero(np.bincount(ring_of[keep], minlength=len(rings)) < sizes).tolist():
+        ring, a, b = rings[i], starts[i], starts[i + 1]
+        kept = [x for x, k in zip(flat[a:b], keep[a:b].tolist(), strict=True) if k]
+        out[i] = dataclasses.replace(ring, buyers=kept, support={x: ring.support.get(x, 1) for x in kept})
+    return out, mg[keep[ordered]], mb[keep[ordered]]
 
 
 def _weights(strengths: dict[str, np.ndarray], lines: np.ndarray, scores: np.ndarray) -> dict[str, np.ndarray]:
