@@ -506,9 +506,8 @@ def prepare(
 
     price = col("item_price") if _filled(orders, "item_price") else np.full(n, np.nan)
     if _filled(items, "price") and o_item is not None:
-        listed = pd.Series(_col(items, "price"), index=items["item_id"].to_pandas())
-        listed = listed[~listed.index.duplicated()]
-        by_item = orders["item_id"].to_pandas().map(listed).to_numpy(dtype=np.float64, na_value=np.nan)[perm]
+        pos, listed = _lookup(orders["item_id"], items["item_id"])  # an item listed twice: its first row
+        by_item = np.where(listed, _col(items, "price")[pos], np.nan)[perm]
         price = np.where(np.isnan(price), by_item, price)
     if _filled(orders, "amount") and np.isfinite(price).any():
         qty = col("quantity") if _filled(orders, "quantity") else np.ones(n)
