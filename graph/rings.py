@@ -85,18 +85,18 @@ def _overlaps(sets: Sequence[Collection[str]], others: Sequence[Collection[str]]
     buyers are in one set). Without ``others`` the pairs are within ``sets``
     with ``i < j``.
     """
-    groups = [*sets, *(others or [])]
-    sizes = [len(g) for g in groups]
-    group = np.repeat(np.arange(len(groups)), sizes)
-    buyer = pd.factorize(np.array([b for g in groups for b in g], dtype=object))[0]
-    n_left = sum(sizes[: len(sets)])
+    sizes = [[len(g) for g in side] for side in (sets, others or [])]
+    group = np.concatenate([np.repeat(np.arange(len(n)), np.array(n, np.int64)) for n in sizes])
+    buyer = pd.factorize(np.array([b for side in (sets, others or []) for g in side for b in g], dtype=object))[0]
+    n_left = sum(sizes[0])
     if others is None:
         joins = np.bincount(buyer, minlength=1)[buyer] >= 2
     else:
         held = [np.bincount(side, minlength=len(buyer)) > 0 for side in (buyer[:n_left], buyer[n_left:])]
         joins = (held[0] & held[1])[buyer]
-    left = pd.DataFrame({"g": group[:n_left], "buyer": buyer[:n_left]})[joins[:n_left]]
-    right = left if others is None else pd.DataFrame({"g": group[n_left:] - len(sets), "buyer": buyer[n_left:]})[joins[n_left:]]
+    incidence = pd.DataFrame({"g": group, "buyer": buyer})[joins]
+    left = incidence[np.flatnonzero(joins) < n_left]
+    right = left if others is None else incidence[np.flatnonzero(joins) >= n_left]
     if left.empty or right.empty:
         return pd.DataFrame({"i": [], "j": [], "shared": []}, dtype=np.int64)
     pairs = left.merge(right, on="buyer", suffixes=("_i", "_j"))

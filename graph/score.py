@@ -1111,7 +1111,8 @@ def _lockstep(pop, fg, ft, fb, fgs, n_gs: int, G: int, R: int, search: np.ndarra
         keep = gw != top[fg]
         n_keep = np.bincount(fg[keep], minlength=G).astype(np.float64)
         hits = np.bincount(fg[keep], weights=together[keep], minlength=G)
-        m = np.bincount(fgs[keep], minlength=n_gs).astype(np.float64)[fgs[keep]]
+        kept_gs = fgs[keep]
+        m = np.bincount(kept_gs, minlength=n_gs).astype(np.float64)[kept_gs]
         p = 1.0 - np.power(max(1.0 - width / pop.t_span, 0.0), np.maximum(m - 1, 0))
         exp = np.bincount(fg[keep], weights=p, minlength=G)
         windows = np.bincount(gw_group[distinct(gw[together])], minlength=G) if together.any() else np.zeros(G, np.int64)
@@ -1711,10 +1712,15 @@ def evaluate(
     )
 
 
+def _membership(pop: Population, rings: Sequence[Ring]) -> tuple[np.ndarray, np.ndarray]:
+    """(ring position, buyer code) of every member, in the rings' order; code -1 for a member without orders."""
+    mg = np.repeat(np.arange(len(rings)), [r.n_buyers for r in rings]).astype(np.int64)
+    return mg, pop.buyer_codes(b for r in rings for b in r.buyers)
+
+
 def _members(pop: Population, rings: Sequence[Ring]) -> tuple[np.ndarray, np.ndarray]:
     """Membership pairs (ring position, buyer code); members without orders are left out."""
-    mg = np.repeat(np.arange(len(rings)), [r.n_buyers for r in rings]).astype(np.int64)
-    mb = pop.buyer_codes(b for r in rings for b in r.buyers)
+    mg, mb = _membership(pop, rings)
     return mg[mb >= 0], mb[mb >= 0]
 
 
@@ -1985,24 +1991,22 @@ def _trim_to_core(pop: Population, ev: Evidence, which: np.ndarray) -> list[Ring
 def _trim(pop: Population, rings: Sequence[Ring]) -> tuple[list[Ring], np.ndarray, np.ndarray]:
     """Drop members who never ordered from their ring's target shops (rings without targets stay
     whole). Also returns the trimmed rings' membership pairs, as :func:`_members` would."""
-    flat = [b for r in rings for b in r.buyers]
-    sizes = np.array([r.n_buyers for r in rings], np.int64)
-    ring_of = np.repeat(np.arange(len(rings)), sizes)
-    codes = pop.buyer_codes(flat)
+    ring_of, codes = _membership(pop, rings)
     ordered = codes >= 0
     mg, mb = ring_of[ordered], codes[ordered]
     t = _target_rows(pop, mg, mb, len(rings))
     # The rows are the members' orders, member after member.
-    member = np.repeat(np.arange(len(mb)), pop.indptr[mb + 1] - pop.indptr[mb])
-    hit = np.zeros(len(flat), bool)
+    member = np.repeat(np.arange(len(mb)), np.diff(pop.indptr)[mb])
+    hit = np.zeros(len(codes), bool)
     hit[ordered] = np.bincount(member, weights=t.target, minlength=len(mb)) > 0
     has_target = np.bincount(t.gs_group[t.is_target], minlength=len(rings)) > 0
     keep = hit | ~has_target[ring_of]  # members without orders cannot have ordered from the targets
+    sizes = np.bincount(ring_of, minlength=len(rings))
     starts = np.r_[0, np.cumsum(sizes)]
     out = list(rings)
     for i in np.flatnonzero(np.bincount(ring_of[keep], minlength=len(rings)) < sizes).tolist():
-        ring, a, b = rings[i], starts[i], starts[i + 1]
-        kept = [x for x, k in zip(flat[a:b], keep[a:b].tolist(), strict=True) if k]
+        ring = rings[i]
+        kept = [x for x, k in zip(ring.buyers, keep[starts[i] : starts[i + 1]].tolist(), strict=True) if k]
         out[i] = dataclasses.replace(ring, buyers=kept, support={x: ring.support.get(x, 1) for x in kept})
     return out, mg[keep[ordered]], mb[keep[ordered]]
 
