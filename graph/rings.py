@@ -94,9 +94,9 @@ def _overlaps(sets: Sequence[Collection[str]], others: Sequence[Collection[str]]
     else:
         held = [np.bincount(side, minlength=len(buyer)) > 0 for side in (buyer[:n_left], buyer[n_left:])]
         joins = (held[0] & held[1])[buyer]
-    incidence = pd.DataFrame({"g": group, "buyer": buyer})[joins]
-    left = incidence[np.flatnonzero(joins) < n_left]
-    right = left if others is None else incidence[np.flatnonzero(joins) >= n_left]
+    incidence, on_left = pd.DataFrame({"g": group, "buyer": buyer}), np.arange(len(buyer)) < n_left
+    left = incidence[joins & on_left]
+    right = left if others is None else incidence[joins & ~on_left]
     if left.empty or right.empty:
         return pd.DataFrame({"i": [], "j": [], "shared": []}, dtype=np.int64)
     pairs = left.merge(right, on="buyer", suffixes=("_i", "_j"))
