@@ -284,7 +284,7 @@ class Population:
     ident_code: np.ndarray | None = None
     ident_users: np.ndarray | None = None
     ident_kind: np.ndarray | None = None
-    ident_key: np.ndarray | None = None
+    ident_key: pa.Array | None = None  # Arrow strings: ten million Python strs would take ~0.8 GB
     ident_prior: np.ndarray | None = None
     household: float = 2.0
     linked_at: np.ndarray | None = None  # sorted buyer * n_sellers + seller: linked to another customer there
@@ -620,7 +620,7 @@ def prepare(
             pop.ident_users = np.bincount(pop.ident_code, minlength=n_codes)
             names = kind_names.to_numpy(zero_copy_only=False)
             pop.ident_kind = names[kind_code[at]]  # a handful of shared str objects, not one per identifier
-            pop.ident_key = uniq_keys.to_numpy(zero_copy_only=False)
+            pop.ident_key = uniq_keys
             priors = np.array([KIND_PRIORS.get(k, UNKNOWN_KIND_PRIOR) for k in names], np.float64)
             pop.ident_prior = priors[kind_code[at]]
             # How many accounts one person or household holds here: the 90th percentile of
@@ -2103,7 +2103,7 @@ def _binding_identifiers(pop: Population, link: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({
         "ring": lk["g"].to_numpy(np.int64),
         "kind": pop.ident_kind[codes].astype(str),
-        "key": pop.ident_key[codes].astype(str),
+        "key": pop.ident_key.take(codes).to_numpy(zero_copy_only=False).astype(str),
         "member_score": np.round(share[keep], 6),
         "code": codes,
     })

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +14,8 @@ import graph.detect.pipeline as pipeline
 from graph.detect.pipeline import run_detection
 from graph.errors import EmptyGraphError
 from tests.test_detect_pipeline import NOW, _store
+
+OOM_SCORE = Path("/proc/self/oom_score_adj")
 
 
 @pytest.fixture
@@ -116,3 +120,33 @@ def test_a_container_memory_limit_caps_what_is_available(tmp_path, version):
 def test_an_unlimited_cgroup_leaves_the_host_figure(tmp_path):
     proc = _cgroup(tmp_path, 2, "max", usage=10**9, inactive=0)
     assert pipeline._cgroup_headroom(proc, str(tmp_path)) is None
+
+
+def test_a_forked_process_killed_for_memory_is_redone_here(tmp_path, monkeypatch, forking, caplog):
+    parent = os.getpid()
+    real = pipeline._run_identity
+
+    def killed_in_the_child(identifiers, seed):
+        if os.getpid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)  # what the kernel's out-of-memory killer sends
+        return real(identifiers, seed)
+
+    store = _store(tmp_path / "s.duckdb")
+    expected = run_detection(store, seed=1, now=NOW, publish=False)
+    monkeypatch.setattr(pipeline, "_run_identity", killed_in_the_child)
+    result = run_detection(store, seed=1, now=NOW, publish=False)
+    assert "killed" in caplog.text
+    assert result.run["methods"]["identity"]["ran"]
+    for name, table in expected.tables().items():
+        assert result.tables()[name].equals(table), name
+    assert not multiprocessing.active_children()
+
+
+def test_the_forked_process_volunteers_for_the_out_of_memory_killer(tmp_path, monkeypatch, forking):
+    def own_score(identifiers, seed):
+        raise ValueError(OOM_SCORE.read_text().strip())
+
+    monkeypatch.setattr(pipeline, "_run_identity", own_score)
+    with pytest.raises(ValueError, match="^1000$"):
+        run_detection(_store(tmp_path / "s.duckdb"), now=NOW, publish=False)
+    assert OOM_SCORE.read_text().strip() != "1000"  # this process keeps its own

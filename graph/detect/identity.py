@@ -424,7 +424,9 @@ def _identifier_table(data: pd.DataFrame | pa.Table | None) -> pa.Table:
 
 
 def _text(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    return column if pa.types.is_string(column.type) or pa.types.is_large_string(column.type) else pc.cast(column, pa.string())
+    """Strings as they are, dictionary-encoded strings too (:func:`encode` takes their codes); others cast."""
+    kind = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
+    return column if pa.types.is_string(kind) or pa.types.is_large_string(kind) else pc.cast(column, pa.string())
 
 
 # -- helpers shared with graph.detect.synchrony and graph.score -----------------
@@ -464,7 +466,11 @@ def distinct(values: np.ndarray) -> np.ndarray:
 
 def encode(values: pa.Array | pa.ChunkedArray, *, sort: bool = False) -> tuple[np.ndarray, pa.Array]:
     """``pd.factorize`` in Arrow: int64 codes (-1 for null) and the distinct values, in order of
-    first appearance or sorted (one hash pass; a pandas factorize of Arrow strings costs ~2-4x more)."""
+    first appearance or sorted (one hash pass; a pandas factorize of Arrow strings costs ~2-4x more).
+
+    A dictionary-encoded array is taken as it is, without a hash pass: its codes index its
+    dictionary, whose values may be in any order and include some the array does not hold.
+    """
     encoded = pc.dictionary_encode(values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values)
     codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
     uniq = encoded.dictionary
@@ -509,9 +515,14 @@ def pairs_within_groups(group: np.ndarray, member: np.ndarray) -> tuple[np.ndarr
     pos_in_group = np.arange(n) - np.repeat(starts, sizes)
     later = np.repeat(sizes, sizes) - 1 - pos_in_group
     src = np.repeat(np.arange(n), later)
-    step = np.arange(len(src)) - np.repeat(np.cumsum(later) - later, later) + 1
-    dst = src + step
-    return member[src], member[dst], group[src]
+    # dst = src + step within the row's run, built in place: pairs can number tens of
+    # millions (synchrony at 10M orders), and each temporary array of them is gigabytes.
+    dst = np.arange(1, len(src) + 1)
+    dst -= np.repeat(np.cumsum(later) - later, later)
+    dst += src
+    a = member[dst]
+    del dst
+    return member[src], a, group[src]
 
 
 def merge_edges(

@@ -85,10 +85,11 @@ LINKED_OUTSIDE = 0.5
 # fork's memory and start-up are not worth the seconds saved.
 FORK_MIN_IDENTIFIERS = 1_000_000
 # Memory a forked identity linkage needs free, per identifier row: its own peak beyond what it
-# shares with this process (~140 bytes a row) and what this process's detectors allocate meanwhile
-# (~110), measured at 10M orders (35M rows: 4.8 + 3.8 GB). With less available, identity runs
-# here, after the others: slower, not killed.
-FORK_BYTES_PER_IDENTIFIER = 250
+# shares with this process and what this process's detectors allocate meanwhile. Measured at 10M
+# orders (35M rows) as the whole tree's PSS: 5.7 GB (~165 bytes a row) from the fork to its peak
+# (synchrony beside Leiden). With less available, identity runs here, after the others: slower,
+# not killed (and should the estimate fail, the kernel kills the child, whose work is redone here).
+FORK_BYTES_PER_IDENTIFIER = 200
 PR_SET_PDEATHSIG = 1  # Linux prctl option: a signal for this process when its parent ends
 # Order columns detection reads (the rest of the order row is for reports).
 ORDER_COLUMNS: tuple[str, ...] = (
@@ -213,7 +214,8 @@ def _detect(method: str, frame: pd.DataFrame | None, identifiers: pa.Table, seed
         return _Detected({"ran": False, "reason": reason}, [], None, 0.0)
     try:
         if method == "identity":
-            cands, sc = _run_identity(identifiers, seed)
+            with _cycle_collection_paused():
+                cands, sc = _run_identity(identifiers, seed)
         elif method == "dense_block":
             cands, sc = _run_dense(frame, seed)
         elif method == "shop":
@@ -259,7 +261,8 @@ def _forked(work: Callable[[], _Detected]) -> Iterator[Callable[[], _Detected]]:
     A fork shares the memory read so far copy-on-write, so the child reads the parent's
     tables without a copy. Its exceptions are raised here with the child's traceback as
     their cause; on leaving the block early (an error here, Ctrl-C) the child is killed.
-    Either way it is reaped.
+    Either way it is reaped. When memory runs out the kernel kills the child first (it
+    volunteers, see :func:`_child`) and ``work`` runs here instead: slower, not lost.
     """
     context = multiprocessing.get_context("fork")
     receive, send = context.Pipe(duplex=False)
@@ -271,12 +274,16 @@ def _forked(work: Callable[[], _Detected]) -> Iterator[Callable[[], _Detected]]:
     def collect() -> _Detected:
         nonlocal received
         try:
-            status, payload = receive.recv()
+            with _cycle_collection_paused():
+                status, payload = receive.recv()
         except EOFError:
             child.join()
+            if child.exitcode == -signal.SIGKILL:
+                log.warning("the detection child process was killed (out of memory?); running its work here")
+                return work()
             raise RuntimeError(
                 f"the detection child process ended (exit code {child.exitcode}) without a result; "
-                "a negative code is the signal that ended it (-9: out of memory?)"
+                "a negative code is the signal that ended it"
             ) from None
         received = True
         if status == "error":
@@ -301,6 +308,10 @@ def _child(work: Callable[[], _Detected], send: Connection, parent: int) -> None
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # the parent ended before the line above
         return
+    # Out of memory, the kernel kills the process it scores worst: this one, whose work the
+    # parent can redo, rather than the parent and the whole run.
+    with contextlib.suppress(OSError):
+        Path("/proc/self/oom_score_adj").write_text("1000", encoding="ascii")
     try:
         send.send(("ok", work()))
     except Exception as exc:  # noqa: BLE001 - every failure goes to the parent, which raises it
@@ -372,11 +383,12 @@ def _cgroup_headroom(proc_cgroup: str = "/proc/self/cgroup", root: str = "/sys/f
 
 @contextlib.contextmanager
 def _cycle_collection_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off for the rings stage.
+    """Python's cyclic garbage collector off while millions of small objects are built.
 
-    It builds millions of small objects (a ring's lists and dicts for each of ~360k proposals
-    at 10M orders) and makes no reference cycles (a collection right after it finds none),
-    yet each full collection scans them all: ~10 s of that stage.
+    Identity linkage's candidates (~350k at 10M orders, each with its lists and dicts), their
+    unpickling from a forked child, and the rings stage's proposals make no reference cycles
+    (a collection right after each finds none), yet every full collection scans them all:
+    ~10 s of identity's fit, ~10 s of the unpickling and ~10 s of the rings stage at 10M.
     """
     enabled = gc.isenabled()
     gc.disable()
@@ -385,6 +397,17 @@ def _cycle_collection_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def _keys_encoded(identifiers: pa.Table) -> pa.Table:
+    """The identifiers with their keys dictionary-encoded, once for prepare and identity linkage.
+
+    Both number the keys (the number's order does not matter to either), and hashing the
+    35M key strings of a 10M-order export took each of them ~18 s; the dictionary is also
+    smaller than the strings.
+    """
+    at = identifiers.schema.get_field_index("key")
+    return identifiers.set_column(at, "key", pc.dictionary_encode(identifiers["key"]))
 
 
 def _release_freed_memory() -> None:
@@ -539,7 +562,7 @@ def run_detection(
         raise EmptyGraphError("the store holds no orders: run 'ringwatch ingest' first")
     buyers = store.read_table("buyers")
     items = store.read_table("items")
-    identifiers = store.read_table("buyer_identifiers", columns=["buyer_id", "kind", "key", "n_orders"])
+    identifiers = _keys_encoded(store.read_table("buyer_identifiers", columns=["buyer_id", "kind", "key"]))
     lap("read")
     pop = prepare(orders, buyers=buyers, items=items, identifiers=identifiers)
     # Keep only what the detectors read: at 10M orders the wide projection is gigabytes,

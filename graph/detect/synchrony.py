@@ -321,9 +321,11 @@ class SynchronyDetector:
 
         cap = _bucket_cap(size, self.max_bucket, self.max_pairs)
         keep = (size[ev_bucket] >= 2) & (size[ev_bucket] <= cap)
-        a, b, grp = pairs_within_groups(ev_bucket[keep], ev_buyer[keep])
-        # ev_buyer is sorted within each bucket, so a < b already.
-        pair = a * nb + b
+        pair, b, grp = pairs_within_groups(ev_bucket[keep], ev_buyer[keep])
+        # ev_buyer is sorted within each bucket, so a < b already. In place: tens of millions of pairs.
+        pair *= nb
+        pair += b
+        del b
         keys, n_events = _counts(pair)
         # Each buyer is tested against every partner it ever met (Bonferroni per buyer),
         # so busy buyers at busy shops need more than a coincidence or two.
@@ -457,8 +459,13 @@ def _counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     values = np.sort(values)
     first = np.ones(len(values), dtype=bool)
     np.not_equal(values[1:], values[:-1], out=first[1:])
+    keys, n = values[first], len(values)
+    del values  # most of 50M day-scale pairs are distinct: every array here is gigabytes
     start = np.flatnonzero(first)
-    return values[start], np.diff(np.r_[start, len(values)])
+    counts = np.empty(len(start), np.int64)
+    np.subtract(start[1:], start[:-1], out=counts[:-1])
+    counts[-1:] = n - start[-1:]
+    return keys, counts
 
 
 def _lookup(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
