@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import igraph
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
 
-from graph.detect.identity import IdentityLinker, midrank, pairs_within_groups
+from graph.detect.identity import IdentityLinker, connected_components, midrank, pairs_within_groups
 from graph.errors import ConfigError, StoreError
 
 
@@ -250,3 +251,18 @@ def test_an_arrow_projection_in_store_order_gives_what_a_shuffled_frame_gives(fi
     assert [(c.buyers, c.identifiers, c.details) for c in again.candidates_] == [
         (c.buyers, c.identifiers, c.details) for c in linker.candidates_
     ]
+
+
+def test_connected_components_label_each_vertex_by_its_smallest_member():
+    u, v = np.array([4, 1, 5, 2]), np.array([5, 2, 3, 0])
+    assert connected_components(7, u, v).tolist() == [0, 0, 0, 3, 3, 3, 6]
+
+
+def test_connected_components_partition_as_igraph_does():
+    rng = np.random.default_rng(3)
+    u, v = rng.integers(0, 5000, 4000), rng.integers(0, 5000, 4000)
+    ours = connected_components(5000, u, v)
+    theirs = np.asarray(igraph.Graph(n=5000, edges=list(zip(u.tolist(), v.tolist()))).connected_components().membership)
+    # Same partition: each of our labels maps to exactly one of igraph's and back.
+    pairs = set(zip(ours.tolist(), theirs.tolist()))
+    assert len(pairs) == len(set(ours.tolist())) == len(set(theirs.tolist())) > 1000

@@ -33,6 +33,7 @@ from types import MappingProxyType
 from typing import Any
 
 import igraph
+import numba
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -69,7 +70,26 @@ _REQUIRED = ("buyer_id", "kind", "key")
 _MAX_LISTED = 20  # identifiers listed per candidate in details
 
 
-class IdentityLinker:
+class LeidenGraph:
+    """``graph_`` and ``clustering_`` of a detector that ran :func:`leiden`, built when read.
+
+    The fit needs only the labels; the igraph objects (for notebooks and tests) would cost
+    a third of identity linkage's time at 10M orders if every fit built them.
+    """
+
+    _leiden: tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # n, u, v, w, labels
+
+    @property
+    def graph_(self) -> igraph.Graph:
+        n, u, v, w, _ = self._leiden
+        return weighted_graph(n, u, v, w)
+
+    @property
+    def clustering_(self) -> igraph.VertexClustering:
+        return igraph.VertexClustering(self.graph_, self._leiden[4].tolist())
+
+
+class IdentityLinker(LeidenGraph):
     """Communities of buyers bound by specific shared identifiers.
 
     Higher scores mean more suspicious: a buyer's score is the mid-rank, among
@@ -228,7 +248,7 @@ class IdentityLinker:
         if resolution is None:
             resolution = self.min_weight if self.objective == "CPM" else 1.0
         report(on_progress, "identity: leiden", 2, 4)
-        self.graph_, self.clustering_ = leiden(
+        labels = leiden(
             len(vertices),
             edge_u,
             edge_v,
@@ -238,7 +258,8 @@ class IdentityLinker:
             n_iterations=self.n_iterations,
             seed=self.seed,
         )
-        community = canonical_membership(n_buyers, vertices, np.asarray(self.clustering_.membership))
+        self._leiden = (len(vertices), edge_u, edge_v, edge_w, labels)
+        community = canonical_membership(n_buyers, vertices, labels)
         self.membership_ = pd.Series(community, index=_index(buyer_ids), name="community")
         report(on_progress, "identity: evidence", 3, 4)
 
@@ -544,8 +565,9 @@ def leiden(
     resolution: float,
     n_iterations: int,
     seed: int,
-) -> tuple[igraph.Graph, igraph.VertexClustering]:
-    """Seeded weighted Leiden on ``n`` vertices and distinct edges ``u-v``; returns the graph and its clustering.
+) -> np.ndarray:
+    """Seeded weighted Leiden on ``n`` vertices and distinct edges ``u-v``; returns each vertex's
+    community label (labels are arbitrary numbers: only which vertices share one matters).
 
     igraph draws from a process-wide generator: it is set to ``random.Random(seed)``
     for the call and put back to igraph's default (the ``random`` module) after.
@@ -554,24 +576,24 @@ def leiden(
     through Leiden (most of a sparse identity graph is such small cliques).
     """
     w = np.asarray(w, dtype=float)
-    graph = igraph.Graph(n=n, edges=edge_list(u, v))
-    graph.es["weight"] = w.tolist()
     labels = np.zeros(n, dtype=np.int64)
     rest = np.arange(n)
     if objective == "CPM" and n:
-        labels = np.asarray(graph.connected_components().membership, dtype=np.int64)
-        size = np.bincount(labels)
-        n_edges = np.bincount(labels[u], minlength=len(size))
-        weak = np.bincount(labels[u], weights=w <= resolution, minlength=len(size))
+        labels = connected_components(n, u, v)
+        size = np.bincount(labels, minlength=n)
+        n_edges = np.bincount(labels[u], minlength=n)
+        weak = np.bincount(labels[u], weights=w <= resolution, minlength=n)
         settled = (n_edges == size * (size - 1) // 2) & (weak == 0)
         rest = np.flatnonzero(~settled[labels])
+        if len(rest) < n:
+            # The other components' edges in order, ids renumbered in order: the graph igraph's
+            # induced subgraph would give, without building the whole graph first (~17 s at 10M).
+            inside = ~settled[labels[u]]
+            u, v, w = np.searchsorted(rest, u[inside]), np.searchsorted(rest, v[inside]), w[inside]
     if len(rest):
-        # Deleting the settled vertices keeps the others and their edges in order (ids renumbered
-        # like a searchsorted into ``rest``), in C: rebuilding from Python lists cost ~10 s at 10M orders.
-        sub = graph.induced_subgraph(rest, implementation="copy_and_delete") if len(rest) < n else graph
         igraph.set_random_number_generator(random.Random(seed))
         try:
-            found = sub.community_leiden(
+            found = weighted_graph(len(rest), u, v, w).community_leiden(
                 objective_function=objective,
                 weights="weight",
                 resolution=resolution,
@@ -580,7 +602,36 @@ def leiden(
         finally:
             igraph.set_random_number_generator(random)
         labels[rest] = labels.max() + 1 + np.asarray(found.membership, dtype=np.int64)
-    return graph, igraph.VertexClustering(graph, labels.tolist())
+    return labels
+
+
+def weighted_graph(n: int, u: np.ndarray, v: np.ndarray, w: np.ndarray) -> igraph.Graph:
+    """The igraph graph of ``n`` vertices and edges ``u-v`` with edge attribute ``weight``."""
+    graph = igraph.Graph(n=n, edges=edge_list(u, v))
+    graph.es["weight"] = np.asarray(w, dtype=float).tolist()
+    return graph
+
+
+@numba.njit(cache=True, nogil=True)
+def connected_components(n: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Component label of each of ``n`` vertices joined by edges ``u-v``: its smallest vertex
+    (union-find; building an igraph graph only to ask this took longer than the asking)."""
+    root = np.arange(n)
+    for i in range(len(u)):
+        a, b = u[i], v[i]
+        while root[a] != a:
+            root[a] = root[root[a]]
+            a = root[a]
+        while root[b] != b:
+            root[b] = root[root[b]]
+            b = root[b]
+        if a < b:
+            root[b] = a
+        elif b < a:
+            root[a] = b
+    for i in range(n):  # roots are the smallest vertex of each set, so one pass in order resolves all
+        root[i] = root[root[i]]
+    return root
 
 
 def edge_list(u: np.ndarray, v: np.ndarray) -> list[tuple[int, int]]:

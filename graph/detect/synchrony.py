@@ -46,6 +46,7 @@ import pyarrow as pa
 
 from graph.detect.base import Candidate, epoch_seconds, poisson_surprise
 from graph.detect.identity import (
+    LeidenGraph,
     _frame,
     _index,
     canonical_membership,
@@ -65,7 +66,7 @@ _MAX_LISTED = 5  # example windows per candidate
 _DAY = 86_400
 
 
-class SynchronyDetector:
+class SynchronyDetector(LeidenGraph):
     """Lockstep buyer groups and repeat bursts towards one shop.
 
     Higher scores mean more suspicious. Every buyer of the orders gets a
@@ -237,17 +238,10 @@ class SynchronyDetector:
         u, v = pairs["u"].to_numpy(), pairs["v"].to_numpy()
         vertices = distinct(np.concatenate([u, v]))
         self.graph_buyers_ = _index(buyer_ids[vertices])
-        self.graph_, self.clustering_ = leiden(
-            len(vertices),
-            np.searchsorted(vertices, u),
-            np.searchsorted(vertices, v),
-            pairs["similarity"].to_numpy(),
-            objective="CPM",
-            resolution=self.resolution,
-            n_iterations=self.n_iterations,
-            seed=self.seed,
-        )
-        community = canonical_membership(n_buyers, vertices, np.asarray(self.clustering_.membership))
+        edges = (len(vertices), np.searchsorted(vertices, u), np.searchsorted(vertices, v), pairs["similarity"].to_numpy())
+        labels = leiden(*edges, objective="CPM", resolution=self.resolution, n_iterations=self.n_iterations, seed=self.seed)
+        self._leiden = (*edges, labels)
+        community = canonical_membership(n_buyers, vertices, labels)
         self.membership_ = pd.Series(community, index=_index(buyer_ids), name="community")
         self.pairs_ = pd.DataFrame(
             {
