@@ -95,15 +95,20 @@ def test_the_memory_available_is_read_from_the_kernel():
     assert 0 < pipeline._available_memory() <= os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def _cgroup(root, version: int, limit: str, usage: int, inactive: int) -> str:
+def _cgroup(root, version: int, limit: str, usage: int, active: int = 0, inactive: int = 0, mapped: int = 0) -> str:
     """A cgroup file tree as the kernel mounts it; returns the /proc/self/cgroup text."""
     folder = root / ("pod" if version == 2 else "memory/pod")
     folder.mkdir(parents=True)
-    names = ("memory.max", "memory.current", "inactive_file") if version == 2 else (
-        "memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file")
+    names = ("memory.max", "memory.current", "") if version == 2 else (
+        "memory.limit_in_bytes", "memory.usage_in_bytes", "total_")
     (folder / names[0]).write_text(f"{limit}\n")
     (folder / names[1]).write_text(f"{usage}\n")
-    (folder / "memory.stat").write_text(f"anon {usage - inactive}\n{names[2]} {inactive}\n")
+    prefix = names[2]
+    mapped_name = "file_mapped" if version == 2 else "total_mapped_file"
+    (folder / "memory.stat").write_text(
+        f"{prefix}anon {usage - active - inactive}\n{prefix}active_file {active}\n"
+        f"{prefix}inactive_file {inactive}\n{mapped_name} {mapped}\n"
+    )
     proc = root / "proc-self-cgroup"
     proc.write_text("0::/pod\n" if version == 2 else "4:memory:/pod\n1:cpu:/\n0::/\n")
     return str(proc)
@@ -112,13 +117,14 @@ def _cgroup(root, version: int, limit: str, usage: int, inactive: int) -> str:
 @pytest.mark.parametrize("version", [2, 1])
 def test_a_container_memory_limit_caps_what_is_available(tmp_path, version):
     gb = 10**9
-    proc = _cgroup(tmp_path, version, str(16 * gb), usage=10 * gb, inactive=2 * gb)
-    # 16 GB limit, 10 GB charged of which 2 GB page cache the kernel can drop: 8 GB left.
-    assert pipeline._cgroup_headroom(proc, str(tmp_path)) == 8 * gb
+    proc = _cgroup(tmp_path, version, str(16 * gb), usage=10 * gb, active=2 * gb, inactive=1 * gb, mapped=gb // 2)
+    # 16 GB limit, 10 GB charged of which 3 GB page cache, 0.5 GB of it mapped by processes:
+    # the kernel can drop 2.5 GB, so 8.5 GB are left.
+    assert pipeline._cgroup_headroom(proc, str(tmp_path)) == 8 * gb + gb // 2
 
 
 def test_an_unlimited_cgroup_leaves_the_host_figure(tmp_path):
-    proc = _cgroup(tmp_path, 2, "max", usage=10**9, inactive=0)
+    proc = _cgroup(tmp_path, 2, "max", usage=10**9)
     assert pipeline._cgroup_headroom(proc, str(tmp_path)) is None
 
 

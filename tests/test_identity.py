@@ -6,9 +6,10 @@ import igraph
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
-from graph.detect.identity import IdentityLinker, connected_components, midrank, pairs_within_groups
+from graph.detect.identity import IdentityLinker, connected_components, encode, midrank, pairs_within_groups
 from graph.errors import ConfigError, StoreError
 
 
@@ -266,3 +267,14 @@ def test_connected_components_partition_as_igraph_does():
     # Same partition: each of our labels maps to exactly one of igraph's and back.
     pairs = set(zip(ours.tolist(), theirs.tolist()))
     assert len(pairs) == len(set(ours.tolist())) == len(set(theirs.tolist())) > 1000
+
+
+def test_encode_reads_dictionary_chunks_shared_or_not_as_their_strings():
+    strings = pa.chunked_array([["k1", None, "k2"], ["k2", "k3"]])
+    encoded = pc.dictionary_encode(strings.combine_chunks())
+    shared = pa.chunked_array([encoded.slice(0, 3), encoded.slice(3)]).filter(pa.array([True, True, False, True, True]))
+    assert shared.num_chunks == 2
+    separate = pa.chunked_array([pa.array(["k9", "k1"]).dictionary_encode(), pa.array(["k3", "k1"]).dictionary_encode()])
+    for column, expected in ((shared, ["k1", None, "k2", "k3"]), (separate, ["k9", "k1", "k3", "k1"])):
+        codes, uniques = encode(column)
+        assert [uniques[c].as_py() if c >= 0 else None for c in codes] == expected

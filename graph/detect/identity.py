@@ -492,7 +492,7 @@ def encode(values: pa.Array | pa.ChunkedArray, *, sort: bool = False) -> tuple[n
     A dictionary-encoded array is taken as it is, without a hash pass: its codes index its
     dictionary, whose values may be in any order and include some the array does not hold.
     """
-    encoded = pc.dictionary_encode(values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values)
+    encoded = pc.dictionary_encode(_combined(values) if isinstance(values, pa.ChunkedArray) else values)
     codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
     uniq = encoded.dictionary
     if sort and len(uniq):
@@ -502,6 +502,24 @@ def encode(values: pa.Array | pa.ChunkedArray, *, sort: bool = False) -> tuple[n
         codes = np.where(codes >= 0, rank[np.maximum(codes, 0)], -1)
         uniq = uniq.take(order)
     return codes, uniq
+
+
+def _combined(values: pa.ChunkedArray) -> pa.Array:
+    """The chunks as one array. Dictionary chunks that share one dictionary (a filtered
+    dictionary-encoded column) keep it: Arrow's concatenation compares the dictionaries value by
+    value, 7.5 s for 285 chunks of a 20M-key dictionary."""
+    chunks = values.chunks
+    if pa.types.is_dictionary(values.type) and chunks:
+        first = chunks[0].dictionary
+        if all(_same_buffers(c.dictionary, first) for c in chunks[1:]):
+            return pa.DictionaryArray.from_arrays(pa.concat_arrays([c.indices for c in chunks]), first)
+    return values.combine_chunks()
+
+
+def _same_buffers(a: pa.Array, b: pa.Array) -> bool:
+    return (a.offset, len(a)) == (b.offset, len(b)) and [x and x.address for x in a.buffers()] == [
+        x and x.address for x in b.buffers()
+    ]
 
 
 def factorize_sorted(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
@@ -587,7 +605,7 @@ def leiden(
         rest = np.flatnonzero(~settled[labels])
         if len(rest) < n:
             # The other components' edges in order, ids renumbered in order: the graph igraph's
-            # induced subgraph would give, without building the whole graph first (~17 s at 10M).
+            # induced subgraph would give, without building the whole graph first (~16 s at 10M).
             inside = ~settled[labels[u]]
             u, v, w = np.searchsorted(rest, u[inside]), np.searchsorted(rest, v[inside]), w[inside]
     if len(rest):

@@ -350,15 +350,18 @@ def _available_memory() -> int:
 
 
 def _cgroup_headroom(proc_cgroup: str = "/proc/self/cgroup", root: str = "/sys/fs/cgroup") -> int | None:
-    """Limit minus working set of this process's memory cgroup (None when unlimited or unknown).
+    """Limit minus what this process's memory cgroup holds beyond page cache it could drop
+    (None when unlimited or unknown).
 
     /proc/meminfo shows the whole host: in a Kubernetes pod limited to 16 GB on a 64 GB node it
-    would promise memory the pod is killed for using. The working set leaves out inactive page
-    cache, which the kernel reclaims before it kills (the kubelet counts it the same way).
+    would promise memory the pod is killed for using. File pages not mapped by a process (the
+    store's file as read; gigabytes after an ingest, most of them "active") are reclaimed by
+    the kernel before it kills anything, so they count as free here.
     """
-    layouts = {  # cgroup v2, v1: (directory under root, limit, usage, reclaimable stat)
-        2: ("", "memory.max", "memory.current", "inactive_file"),
-        1: ("memory", "memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file"),
+    layouts = {  # cgroup v2, v1: (directory under root, limit, usage, (active, inactive, mapped file) stats)
+        2: ("", "memory.max", "memory.current", ("active_file", "inactive_file", "file_mapped")),
+        1: ("memory", "memory.limit_in_bytes", "memory.usage_in_bytes",
+            ("total_active_file", "total_inactive_file", "total_mapped_file")),
     }
     try:
         lines = Path(proc_cgroup).read_text(encoding="ascii").splitlines()
@@ -369,14 +372,15 @@ def _cgroup_headroom(proc_cgroup: str = "/proc/self/cgroup", root: str = "/sys/f
         version = 2 if hierarchy == "0" and not controllers else 1 if "memory" in controllers.split(",") else 0
         if not version:
             continue
-        sub, limit_file, usage_file, reclaimable = layouts[version]
+        sub, limit_file, usage_file, (active, inactive, mapped) = layouts[version]
         folder = Path(root, sub, path.lstrip("/"))
         with contextlib.suppress(OSError, ValueError):  # a hierarchy that is not mounted here
             limit = (folder / limit_file).read_text(encoding="ascii").strip()
             if limit == "max" or int(limit) >= 1 << 60:  # v1 writes "unlimited" as a page-rounded 2**63
                 continue
             stat = dict(row.split() for row in (folder / "memory.stat").read_text(encoding="ascii").splitlines())
-            usage = int((folder / usage_file).read_text(encoding="ascii")) - int(stat.get(reclaimable, 0))
+            droppable = int(stat.get(active, 0)) + int(stat.get(inactive, 0)) - int(stat.get(mapped, 0))
+            usage = int((folder / usage_file).read_text(encoding="ascii")) - max(0, droppable)
             return max(0, int(limit) - usage)
     return None
 
