@@ -559,9 +559,9 @@ def pairs_within_groups(group: np.ndarray, member: np.ndarray) -> tuple[np.ndarr
     dst = np.arange(1, len(src) + 1)
     dst -= np.repeat(np.cumsum(later) - later, later)
     dst += src
-    a = member[dst]
+    partner = member[dst]
     del dst
-    return member[src], a, group[src]
+    return member[src], partner, group[src]
 
 
 def merge_edges(

@@ -238,8 +238,10 @@ class SynchronyDetector(LeidenGraph):
         u, v = pairs["u"].to_numpy(), pairs["v"].to_numpy()
         vertices = distinct(np.concatenate([u, v]))
         self.graph_buyers_ = _index(buyer_ids[vertices])
-        edges = (len(vertices), np.searchsorted(vertices, u), np.searchsorted(vertices, v), pairs["similarity"].to_numpy())
-        labels = leiden(*edges, objective="CPM", resolution=self.resolution, n_iterations=self.n_iterations, seed=self.seed)
+        edges = (len(vertices), np.searchsorted(vertices, u), np.searchsorted(vertices, v),
+                 pairs["similarity"].to_numpy())
+        labels = leiden(*edges, objective="CPM", resolution=self.resolution, n_iterations=self.n_iterations,
+                        seed=self.seed)
         self._leiden = (*edges, labels)
         community = canonical_membership(n_buyers, vertices, labels)
         self.membership_ = pd.Series(community, index=_index(buyer_ids), name="community")
